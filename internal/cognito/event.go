@@ -1,0 +1,99 @@
+// Package cognito models the Amazon Cognito custom email sender trigger and
+// holds the Handler that turns one event into one mail: decrypt the code,
+// render the message, send it. It knows nothing of Lambda, environment
+// variables or AWS clients; it depends on the small interfaces it declares.
+package cognito
+
+import (
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// TriggerSource is the event's triggerSource, for example
+// "CustomEmailSender_ForgotPassword".
+type TriggerSource string
+
+// The eight trigger sources Cognito sends to a custom email sender.
+const (
+	TriggerSignUp                      TriggerSource = "CustomEmailSender_SignUp"
+	TriggerResendCode                  TriggerSource = "CustomEmailSender_ResendCode"
+	TriggerForgotPassword              TriggerSource = "CustomEmailSender_ForgotPassword"
+	TriggerUpdateUserAttribute         TriggerSource = "CustomEmailSender_UpdateUserAttribute"
+	TriggerVerifyUserAttribute         TriggerSource = "CustomEmailSender_VerifyUserAttribute"
+	TriggerAdminCreateUser             TriggerSource = "CustomEmailSender_AdminCreateUser"
+	TriggerAccountTakeOverNotification TriggerSource = "CustomEmailSender_AccountTakeOverNotification"
+	TriggerAuthentication              TriggerSource = "CustomEmailSender_Authentication"
+)
+
+// TriggerSources lists every trigger source the mailer handles, in a fixed order.
+var TriggerSources = []TriggerSource{
+	TriggerSignUp,
+	TriggerResendCode,
+	TriggerForgotPassword,
+	TriggerUpdateUserAttribute,
+	TriggerVerifyUserAttribute,
+	TriggerAdminCreateUser,
+	TriggerAccountTakeOverNotification,
+	TriggerAuthentication,
+}
+
+const triggerPrefix = "CustomEmailSender_"
+
+// Name is the trigger source without its "CustomEmailSender_" prefix
+// ("ForgotPassword"): the name templates and preview files use.
+func (t TriggerSource) Name() string { return strings.TrimPrefix(string(t), triggerPrefix) }
+
+// Known reports whether t is one of the eight trigger sources.
+func (t TriggerSource) Known() bool {
+	for _, k := range TriggerSources {
+		if k == t {
+			return true
+		}
+	}
+	return false
+}
+
+// HasCode reports whether events of this trigger carry an encrypted code.
+// Account-takeover notices are the only ones that do not.
+func (t TriggerSource) HasCode() bool { return t != TriggerAccountTakeOverNotification }
+
+// Event is the custom email sender event. aws-lambda-go has no type for it,
+// so it is declared here on top of the shared Cognito header.
+type Event struct {
+	events.CognitoEventUserPoolsHeader
+	Request  Request  `json:"request"`
+	Response Response `json:"response"`
+}
+
+// Request is the request part of the event.
+type Request struct {
+	// Type is "customEmailSenderRequestV1".
+	Type string `json:"type"`
+	// Code is the base64 Encryption SDK message holding the code (or the
+	// temporary password for AdminCreateUser). It is null for
+	// account-takeover notices.
+	Code *string `json:"code"`
+	// ClientMetadata is absent or null unless the app passed it, and
+	// Cognito does not reliably pass it to custom senders.
+	ClientMetadata map[string]string `json:"clientMetadata"`
+	// UserAttributes are all strings ("true", not true).
+	UserAttributes map[string]string `json:"userAttributes"`
+}
+
+// Response is empty: Cognito expects no response fields.
+type Response struct{}
+
+// Trigger returns the event's trigger source.
+func (e *Event) Trigger() TriggerSource { return TriggerSource(e.TriggerSource) }
+
+// Ciphertext returns the encrypted code, or "" when there is none.
+func (e *Event) Ciphertext() string {
+	if e.Request.Code == nil {
+		return ""
+	}
+	return *e.Request.Code
+}
+
+// Attr returns a user attribute, or "".
+func (e *Event) Attr(name string) string { return e.Request.UserAttributes[name] }

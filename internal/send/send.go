@@ -1,0 +1,176 @@
+// Package send turns a rendered message into raw MIME (enmime), optionally
+// DKIM-signs it (go-msgauth), and hands it to a Transport: SES v2 in
+// production, a Maildir on a developer's machine.
+package send
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emersion/go-msgauth/dkim"
+	"github.com/jhillyerd/enmime/v2"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/failure"
+)
+
+// DefaultFrom is the sender when none is configured.
+const DefaultFrom = "Phenom <noreply@thephenom.app>"
+
+// MaxSubject bounds the subject in characters (RFC 5322 recommends 78 per line).
+const MaxSubject = 200
+
+// Message is one rendered mail to one recipient.
+type Message struct {
+	To      string // a bare address: "name@example.com"
+	Subject string
+	HTML    string
+	Text    string
+	// Tags travel with the mail (SES email tags); names and values are
+	// sanitised by the transport that uses them.
+	Tags map[string]string
+}
+
+// Envelope is what a transport needs besides the raw bytes.
+type Envelope struct {
+	From mail.Address
+	To   string
+	Tags map[string]string
+}
+
+// Transport delivers raw MIME and returns the provider's message id.
+type Transport interface {
+	Deliver(ctx context.Context, raw []byte, env Envelope) (messageID string, err error)
+}
+
+// Sender builds, signs and delivers messages. It is safe for concurrent use.
+type Sender struct {
+	From      mail.Address
+	Transport Transport
+	// DKIM, when set, signs every message before delivery.
+	DKIM *dkim.SignOptions
+	// Now is the clock for the Date header (time.Now when nil).
+	Now func() time.Time
+	// RandSeed, when non-zero, makes MIME boundaries and ids repeatable (tests only).
+	RandSeed int64
+}
+
+// ParseFrom parses a From such as "Phenom <noreply@thephenom.app>".
+func ParseFrom(s string) (mail.Address, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return mail.Address{}, errors.New("from address contains a line break")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return mail.Address{}, fmt.Errorf("from address %q: %w", s, err)
+	}
+	return *a, nil
+}
+
+// Domain returns the part of addr after the last "@".
+func Domain(addr string) string {
+	return strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
+}
+
+// CheckRecipient accepts only a bare, single, well-formed address: no display
+// name, no line breaks, no list. This is what keeps a user attribute from
+// adding a header or a second recipient.
+func CheckRecipient(to string) error {
+	switch {
+	case to == "":
+		return failure.Permanent("email_missing", errors.New("the user has no email attribute"))
+	case len(to) > 320, !utf8.ValidString(to), strings.ContainsAny(to, "\r\n\t,;<>\" \x00"):
+		return failure.Permanent("email_invalid", errors.New("the email attribute is not a single plain address"))
+	}
+	a, err := mail.ParseAddress(to)
+	if err != nil || a.Address != to || a.Name != "" {
+		return failure.Permanent("email_invalid", errors.New("the email attribute is not a valid address"))
+	}
+	return nil
+}
+
+// Send builds the MIME for m, signs it when configured, and delivers it.
+func (s *Sender) Send(ctx context.Context, m Message) (string, error) {
+	raw, err := s.Build(m)
+	if err != nil {
+		return "", err
+	}
+	return s.Transport.Deliver(ctx, raw, Envelope{From: s.From, To: m.To, Tags: m.Tags})
+}
+
+// Build returns the raw, signed (when configured) MIME for m:
+// multipart/alternative with a text and an HTML part, Date, a unique
+// Message-ID and X-Entity-Ref-ID.
+func (s *Sender) Build(m Message) ([]byte, error) {
+	if err := CheckRecipient(m.To); err != nil {
+		return nil, err
+	}
+	if m.Subject == "" || strings.ContainsAny(m.Subject, "\r\n") || utf8.RuneCountInString(m.Subject) > MaxSubject {
+		return nil, failure.Permanent("render_failed", errors.New("subject is empty, too long or has a line break"))
+	}
+	if m.Text == "" || m.HTML == "" {
+		return nil, failure.Permanent("render_failed", errors.New("message lacks a text or an HTML part"))
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	ref, err := s.newID()
+	if err != nil {
+		return nil, failure.Retryable("mime_failed", err)
+	}
+	b := enmime.Builder().
+		From(s.From.Name, s.From.Address).
+		To("", m.To).
+		Subject(m.Subject).
+		Date(now()).
+		Header("Message-ID", "<"+ref+"@"+Domain(s.From.Address)+">").
+		Header("X-Entity-Ref-ID", ref).
+		Text([]byte(m.Text)).
+		HTML([]byte(m.HTML))
+	if s.RandSeed != 0 {
+		b = b.RandSeed(s.RandSeed)
+	}
+	part, err := b.Build()
+	if err != nil {
+		return nil, failure.Permanent("mime_failed", fmt.Errorf("build mime: %w", err))
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(m.HTML) + len(m.Text) + 2048)
+	if err := part.Encode(&buf); err != nil {
+		return nil, failure.Permanent("mime_failed", fmt.Errorf("encode mime: %w", err))
+	}
+	if s.DKIM == nil {
+		return buf.Bytes(), nil
+	}
+	var signed bytes.Buffer
+	signed.Grow(buf.Len() + 1024)
+	if err := dkim.Sign(&signed, &buf, s.DKIM); err != nil {
+		return nil, failure.Permanent("dkim_sign_failed", fmt.Errorf("dkim sign: %w", err))
+	}
+	return signed.Bytes(), nil
+}
+
+func (s *Sender) newID() (string, error) {
+	var b [16]byte
+	if s.RandSeed != 0 {
+		for i := range b {
+			b[i] = byte(s.RandSeed >> (8 * (i % 8)))
+		}
+		return hex.EncodeToString(b[:]), nil
+	}
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("message id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// DKIMHeaderKeys are the header fields the mailer signs (RFC 6376 5.4.1).
+var DKIMHeaderKeys = []string{"From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type", "X-Entity-Ref-ID"}
