@@ -1,0 +1,55 @@
+# phenom-mailer: see README.md. Every target works on a fresh Debian machine
+# with Go, Node/npm and moto_server; tools come from the Go module proxy and npm.
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+RIE       := $(BIN)/aws-lambda-rie
+RIE_MOD   := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
+LAMBDA_LDFLAGS := -s -w -buildid=
+export PATH := $(BIN):$(PATH)
+
+.PHONY: all test test-short deps demo lambda bench fixtures vet clean
+
+all: test
+
+## deps: install what the tests need (npm packages, aws-lambda-rie)
+deps: node_modules/.package-lock.json $(RIE)
+	@command -v moto_server >/dev/null || { echo "moto_server is missing: it ships on this machine image (python moto[server])"; exit 1; }
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+$(RIE):
+	GOBIN=$(BIN) $(GO) install $(RIE_MOD)
+
+## test: every test, integration included (real stand-ins on 127.0.0.1)
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+## test-short: unit tests only
+test-short:
+	$(GO) test -short ./...
+
+## demo: run the mailer once, locally, with no AWS account: a KMS stand-in
+## on 127.0.0.1 decrypts a Cognito-shaped ciphertext, the mail lands in out/maildir
+demo:
+	$(GO) run ./cmd/devstack -- $(GO) run ./cmd/mailer invoke --event testdata/events/ForgotPassword.json
+
+## lambda: dist/lambda.zip with bootstrap for provided.al2023 on arm64
+lambda:
+	mkdir -p dist
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -buildvcs=false \
+		-ldflags="$(LAMBDA_LDFLAGS)" -o dist/bootstrap ./cmd/mailer
+	$(GO) run ./scripts/lambdazip -o dist/lambda.zip dist/bootstrap
+
+## bench: Go benchmarks for render+MIME and a whole invocation against the stand-ins
+bench: deps
+	$(GO) run ./scripts/benchdoc -o docs/benchmarks.md
+
+## fixtures: regenerate the Node ESDK ciphertexts and event fixtures
+fixtures: node_modules/.package-lock.json
+	./scripts/gen-ciphertexts.sh
+
+clean:
+	rm -rf dist out bin

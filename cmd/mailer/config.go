@@ -1,0 +1,157 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/send"
+)
+
+// Config is everything the mailer reads from its environment.
+type Config struct {
+	KMSKeyARNs         []string
+	AllowedPools       []string
+	RequirePoolContext bool
+	ResetURL           string
+	From               string
+	ConfigurationSet   string
+	RequireDKIM        bool
+	Delivery           string // "ses" or "maildir:PATH"
+	MaildirPath        string
+	Timeout            time.Duration
+	Environment        string
+	SupportEmail       string
+	DKIMSelector       string
+	DKIMDomain         string
+	DKIMPrivateKey     []byte // never logged
+}
+
+// envDoc documents every variable; `mailer help` prints it.
+const envDoc = `Environment:
+  MAILER_KMS_KEY_ARNS          comma-separated KMS key ARNs of the pools' Cognito keys (required; ARNs, not aliases)
+  MAILER_ALLOWED_POOLS         comma-separated user pool ids this deployment serves (required)
+  MAILER_REQUIRE_POOL_CONTEXT  refuse ciphertexts without a userpool-id encryption context (default true;
+                               false only for emulators such as cognito-local)
+  PASSWORD_RESET_URL           reset page for the ForgotPassword button (default https://www.thephenom.app/reset-password)
+  MAILER_FROM                  From header (default "Phenom <noreply@thephenom.app>")
+  MAILER_CONFIGURATION_SET     SES configuration set for every send (optional)
+  MAILER_REQUIRE_DKIM          refuse to send unless SES reports the From domain's DKIM as SUCCESS and
+                               signing enabled (default true; false only for stand-ins that cannot report it)
+  MAILER_DELIVERY              "ses" (default) or "maildir:PATH" to write each mail into a local Maildir
+  MAILER_TIMEOUT               bound on one invocation outside Lambda (default 30s)
+  MAILER_ENVIRONMENT           value of the "environment" email tag, e.g. staging (optional)
+  MAILER_SUPPORT_EMAIL         support address shown in the footer (default support@thephenom.app)
+  MAILER_DKIM_SELECTOR         with a private key: sign each mail with DKIM in the mailer itself (optional)
+  MAILER_DKIM_DOMAIN           d= of that signature (default: the From domain)
+  MAILER_DKIM_PRIVATE_KEY      PEM private key for that signature, or
+  MAILER_DKIM_PRIVATE_KEY_FILE a file holding it
+  AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_SESV2 and the other AWS SDK
+                               variables configure the AWS clients as usual.
+`
+
+// loadConfig reads the environment and reports every problem at once.
+func loadConfig(getenv func(string) string) (Config, error) {
+	var errs []error
+	boolVar := func(name string, def bool) bool {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q is not true or false", name, v))
+			return def
+		}
+		return b
+	}
+	c := Config{
+		KMSKeyARNs:         splitList(getenv("MAILER_KMS_KEY_ARNS")),
+		AllowedPools:       splitList(getenv("MAILER_ALLOWED_POOLS")),
+		RequirePoolContext: boolVar("MAILER_REQUIRE_POOL_CONTEXT", true),
+		ResetURL:           orDefault(getenv("PASSWORD_RESET_URL"), "https://www.thephenom.app/reset-password"),
+		From:               orDefault(getenv("MAILER_FROM"), send.DefaultFrom),
+		ConfigurationSet:   strings.TrimSpace(getenv("MAILER_CONFIGURATION_SET")),
+		RequireDKIM:        boolVar("MAILER_REQUIRE_DKIM", true),
+		Delivery:           orDefault(getenv("MAILER_DELIVERY"), "ses"),
+		Timeout:            30 * time.Second,
+		Environment:        strings.TrimSpace(getenv("MAILER_ENVIRONMENT")),
+		SupportEmail:       orDefault(getenv("MAILER_SUPPORT_EMAIL"), "support@thephenom.app"),
+		DKIMSelector:       strings.TrimSpace(getenv("MAILER_DKIM_SELECTOR")),
+		DKIMDomain:         strings.TrimSpace(getenv("MAILER_DKIM_DOMAIN")),
+	}
+	if len(c.KMSKeyARNs) == 0 {
+		errs = append(errs, errors.New("MAILER_KMS_KEY_ARNS is required (comma-separated KMS key ARNs)"))
+	}
+	if len(c.AllowedPools) == 0 {
+		errs = append(errs, errors.New("MAILER_ALLOWED_POOLS is required (comma-separated user pool ids)"))
+	}
+	if u, err := url.Parse(c.ResetURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("PASSWORD_RESET_URL=%q is not an absolute http(s) URL", c.ResetURL))
+	}
+	from, err := send.ParseFrom(c.From)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("MAILER_FROM: %w", err))
+	}
+	switch {
+	case c.Delivery == "ses":
+	case strings.HasPrefix(c.Delivery, "maildir:") && len(c.Delivery) > len("maildir:"):
+		c.MaildirPath = strings.TrimPrefix(c.Delivery, "maildir:")
+	default:
+		errs = append(errs, fmt.Errorf(`MAILER_DELIVERY=%q: want "ses" or "maildir:PATH"`, c.Delivery))
+	}
+	if v := strings.TrimSpace(getenv("MAILER_TIMEOUT")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("MAILER_TIMEOUT=%q is not a positive duration such as 30s", v))
+		} else {
+			c.Timeout = d
+		}
+	}
+	key := getenv("MAILER_DKIM_PRIVATE_KEY")
+	if f := getenv("MAILER_DKIM_PRIVATE_KEY_FILE"); f != "" {
+		if key != "" {
+			errs = append(errs, errors.New("set MAILER_DKIM_PRIVATE_KEY or MAILER_DKIM_PRIVATE_KEY_FILE, not both"))
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("MAILER_DKIM_PRIVATE_KEY_FILE: %w", err))
+		}
+		key = string(b)
+	}
+	c.DKIMPrivateKey = []byte(key)
+	switch {
+	case c.DKIMSelector != "" && key == "":
+		errs = append(errs, errors.New("MAILER_DKIM_SELECTOR is set but no MAILER_DKIM_PRIVATE_KEY(_FILE)"))
+	case c.DKIMSelector == "" && key != "":
+		errs = append(errs, errors.New("a DKIM private key is set but no MAILER_DKIM_SELECTOR"))
+	}
+	if c.DKIMDomain == "" && err == nil {
+		c.DKIMDomain = send.Domain(from.Address)
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func orDefault(v, def string) string {
+	if v = strings.TrimSpace(v); v != "" {
+		return v
+	}
+	return def
+}

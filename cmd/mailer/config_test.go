@@ -1,0 +1,66 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := loadConfig(envMap(map[string]string{
+		"MAILER_KMS_KEY_ARNS":  "arn:aws:kms:us-east-1:657033058608:key/a, arn:aws:kms:us-east-1:657033058608:key/b",
+		"MAILER_ALLOWED_POOLS": "us-east-1_n8gO6SbP6,us-east-1_AkG9mnbjA",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.KMSKeyARNs) != 2 || len(c.AllowedPools) != 2 {
+		t.Errorf("lists = %v %v", c.KMSKeyARNs, c.AllowedPools)
+	}
+	if !c.RequirePoolContext || !c.RequireDKIM || c.Delivery != "ses" || c.Timeout != 30*time.Second {
+		t.Errorf("defaults = %+v", c)
+	}
+	if c.ResetURL != "https://www.thephenom.app/reset-password" || c.From != "Phenom <noreply@thephenom.app>" || c.DKIMDomain != "thephenom.app" {
+		t.Errorf("defaults = %+v", c)
+	}
+}
+
+func TestConfigReportsEveryProblem(t *testing.T) {
+	_, err := loadConfig(envMap(map[string]string{
+		"MAILER_REQUIRE_POOL_CONTEXT": "maybe",
+		"MAILER_DELIVERY":             "smtp",
+		"MAILER_TIMEOUT":              "-1s",
+		"PASSWORD_RESET_URL":          "/relative",
+		"MAILER_FROM":                 "Phenom <noreply@thephenom.app>\r\nBcc: x@y",
+		"MAILER_DKIM_SELECTOR":        "s1",
+	}))
+	if err == nil {
+		t.Fatal("bad configuration accepted")
+	}
+	for _, want := range []string{"MAILER_KMS_KEY_ARNS", "MAILER_ALLOWED_POOLS", "MAILER_REQUIRE_POOL_CONTEXT", "MAILER_DELIVERY", "MAILER_TIMEOUT", "PASSWORD_RESET_URL", "MAILER_FROM", "MAILER_DKIM_SELECTOR"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s: %v", want, err)
+		}
+	}
+}
+
+func TestConfigMaildirAndDKIMKey(t *testing.T) {
+	c, err := loadConfig(envMap(map[string]string{
+		"MAILER_KMS_KEY_ARNS":         "arn:aws:kms:us-east-1:111122223333:key/x",
+		"MAILER_ALLOWED_POOLS":        "us-east-1_n8gO6SbP6",
+		"MAILER_DELIVERY":             "maildir:/tmp/md",
+		"MAILER_REQUIRE_POOL_CONTEXT": "false",
+		"MAILER_DKIM_SELECTOR":        "s1",
+		"MAILER_DKIM_PRIVATE_KEY":     "-----BEGIN PRIVATE KEY-----\nsecret\n-----END PRIVATE KEY-----\n",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaildirPath != "/tmp/md" || c.RequirePoolContext || c.DKIMSelector != "s1" || len(c.DKIMPrivateKey) == 0 {
+		t.Errorf("config = %+v", c)
+	}
+}

@@ -1,0 +1,273 @@
+// Command mailer is Phenom's Cognito custom email sender.
+//
+// Under Lambda (AWS_LAMBDA_RUNTIME_API set) it serves the trigger. Otherwise
+// it is a CLI:
+//
+//	mailer invoke --event FILE   run the same handler once on an event (- for stdin)
+//	mailer help                  usage and the environment it reads
+//
+// Configuration comes from the environment (see `mailer help`).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
+	"github.com/Phenom-earth/phenom-mailer/internal/decrypt"
+	"github.com/Phenom-earth/phenom-mailer/internal/render"
+	"github.com/Phenom-earth/phenom-mailer/internal/send"
+	"github.com/Phenom-earth/phenom-mailer/templates"
+)
+
+// Exit codes of `mailer invoke`.
+const (
+	exitOK        = 0
+	exitUsage     = 2
+	exitRefused   = 3
+	exitRetryable = 4
+	exitSetup     = 1
+)
+
+const usage = `usage:
+  mailer invoke --event FILE   run the handler once on a custom email sender event
+                               (FILE "-" reads stdin); prints one JSON outcome line,
+                               logs on stderr; exit 0 sent or duplicate, 3 refused,
+                               4 retryable failure, 2 usage error
+  mailer help                  this text
+
+Under AWS Lambda (AWS_LAMBDA_RUNTIME_API set) the binary serves the trigger.
+
+`
+
+// exitError carries an exit code out of run.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		code := exitSetup
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		if ee == nil || ee.err.Error() != "" {
+			fmt.Fprintln(os.Stderr, "mailer:", err)
+		}
+		os.Exit(code)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if getenv("AWS_LAMBDA_RUNTIME_API") != "" && len(args) == 0 {
+		return runLambda(ctx, getenv, stdout)
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return &exitError{exitUsage, errors.New("no command given")}
+	}
+	switch args[0] {
+	case "invoke":
+		return runInvoke(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage, envDoc)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return &exitError{exitUsage, fmt.Errorf("unknown command %q", args[0])}
+	}
+}
+
+// runLambda serves the trigger through the Lambda Runtime API. A retryable
+// failure returns an error so that Lambda's asynchronous retry sends the
+// event again; a refusal returns nil so that it does not.
+func runLambda(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	logger := newLogger(stdout, getenv)
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		logger.Error("mailer cannot start", "error", err.Error())
+		return err
+	}
+	h, err := newHandler(ctx, cfg, logger)
+	if err != nil {
+		logger.Error("mailer cannot start", "error", err.Error())
+		return err
+	}
+	logStart(ctx, logger, cfg)
+	lambda.StartWithOptions(func(ctx context.Context, event json.RawMessage) error {
+		res := h.HandleJSON(ctx, event)
+		if res.Retryable() {
+			return fmt.Errorf("%s: %s", res.Outcome, res.Reason)
+		}
+		return nil
+	}, lambda.WithContext(ctx))
+	return nil
+}
+
+func runInvoke(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	eventPath := fs.String("event", "", "custom email sender event JSON file (- for stdin)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: mailer invoke --event FILE\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return &exitError{exitUsage, errors.New("")}
+	}
+	if *eventPath == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return &exitError{exitUsage, errors.New("invoke needs --event FILE and nothing else")}
+	}
+	var r io.Reader = stdin
+	if *eventPath != "-" {
+		f, err := os.Open(*eventPath)
+		if err != nil {
+			return &exitError{exitUsage, fmt.Errorf("event: %w", err)}
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, cognito.MaxEventSize+1))
+	if err != nil {
+		return &exitError{exitUsage, fmt.Errorf("event: %w", err)}
+	}
+
+	logger := newLogger(stderr, getenv)
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return &exitError{exitUsage, err}
+	}
+	h, err := newHandler(ctx, cfg, logger)
+	if err != nil {
+		return &exitError{exitSetup, err}
+	}
+	logStart(ctx, logger, cfg)
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	res := h.HandleJSON(ctx, data)
+	if err := json.NewEncoder(stdout).Encode(res); err != nil {
+		return err
+	}
+	switch res.Outcome {
+	case cognito.OutcomeSent, cognito.OutcomeDuplicate:
+		return nil
+	case cognito.OutcomeRefused:
+		return &exitError{exitRefused, errors.New("")}
+	default:
+		return &exitError{exitRetryable, errors.New("")}
+	}
+}
+
+// newHandler wires the real decrypter, renderer and sender from cfg.
+func newHandler(ctx context.Context, cfg Config, logger *slog.Logger) (*cognito.Handler, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	dec, err := decrypt.New(kms.NewFromConfig(awsCfg), decrypt.Config{
+		KeyARNs:            cfg.KMSKeyARNs,
+		AllowedPools:       cfg.AllowedPools,
+		RequirePoolContext: cfg.RequirePoolContext,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rend, err := render.New(templates.FS, render.Options{ResetURL: cfg.ResetURL, SupportEmail: cfg.SupportEmail})
+	if err != nil {
+		return nil, err
+	}
+	from, err := send.ParseFrom(cfg.From)
+	if err != nil {
+		return nil, err
+	}
+	sender := &send.Sender{From: from}
+	if cfg.DKIMSelector != "" {
+		sender.DKIM, err = send.NewDKIM(cfg.DKIMDomain, cfg.DKIMSelector, cfg.DKIMPrivateKey)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cfg.MaildirPath != "" {
+		sender.Transport = &send.Maildir{Path: cfg.MaildirPath}
+	} else {
+		sender.Transport = &send.SES{
+			Client:           sesv2.NewFromConfig(awsCfg),
+			ConfigurationSet: cfg.ConfigurationSet,
+			RequireDKIM:      cfg.RequireDKIM,
+		}
+	}
+	return &cognito.Handler{
+		Decrypter:   dec,
+		Renderer:    rend,
+		Sender:      sender,
+		Environment: cfg.Environment,
+		Logger:      logger,
+	}, nil
+}
+
+func logStart(ctx context.Context, logger *slog.Logger, cfg Config) {
+	logger.LogAttrs(ctx, slog.LevelInfo, "mailer ready",
+		slog.String("delivery", cfg.Delivery),
+		slog.String("pools", strings.Join(cfg.AllowedPools, ",")),
+		slog.Int("kms_keys", len(cfg.KMSKeyARNs)),
+		slog.Bool("require_pool_context", cfg.RequirePoolContext),
+		slog.Bool("require_dkim", cfg.RequireDKIM),
+		slog.Bool("dkim_signing", cfg.DKIMSelector != ""),
+		slog.String("configuration_set", cfg.ConfigurationSet),
+		slog.Bool("idempotency", false),
+		slog.String("note", "no idempotency table: a repeated delivery of the same event sends again"),
+	)
+}
+
+// newLogger logs JSON to w, with Lambda's key names and the request id of
+// the invocation when there is one. AWS_LAMBDA_LOG_LEVEL sets the level.
+func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {
+	level := slog.LevelInfo
+	if v := getenv("AWS_LAMBDA_LOG_LEVEL"); v != "" {
+		_ = level.UnmarshalText([]byte(strings.ToUpper(v)))
+	}
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: lambdacontext.ReplaceAttr})
+	return slog.New(requestIDHandler{h})
+}
+
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(a)}
+}
+
+func (h requestIDHandler) WithGroup(n string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(n)}
+}
+

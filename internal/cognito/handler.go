@@ -1,0 +1,268 @@
+package cognito
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/failure"
+	"github.com/Phenom-earth/phenom-mailer/internal/render"
+	"github.com/Phenom-earth/phenom-mailer/internal/send"
+)
+
+// Decrypter returns the plaintext of the code Cognito encrypted for pool.
+type Decrypter interface {
+	Decrypt(ctx context.Context, ciphertext, pool string) (string, error)
+}
+
+// Renderer renders one trigger's mail.
+type Renderer interface {
+	Render(d render.Data) (render.Message, error)
+}
+
+// Sender builds, signs and delivers a rendered mail, returning the
+// provider's message id.
+type Sender interface {
+	Send(ctx context.Context, m send.Message) (string, error)
+}
+
+// The outcomes of one invocation.
+const (
+	OutcomeSent      = "sent"      // the mail was accepted for delivery
+	OutcomeDuplicate = "duplicate" // this event was already handled
+	OutcomeRefused   = "refused"   // permanent: a retry cannot help, nothing was sent
+	OutcomeFailed    = "failed"    // retryable: nothing was sent, a later attempt may succeed
+)
+
+// MaxEventSize bounds the event JSON accepted (Cognito's are a few KiB).
+const MaxEventSize = 256 << 10
+
+// Result describes one invocation. It never holds a code, a temporary
+// password, a rendered body or an unmasked address.
+type Result struct {
+	Outcome    string  `json:"outcome"`
+	Reason     string  `json:"reason,omitempty"`
+	Trigger    string  `json:"trigger"`
+	Pool       string  `json:"pool"`
+	ClientID   string  `json:"client_id,omitempty"`
+	Recipient  string  `json:"recipient,omitempty"`
+	MessageID  string  `json:"message_id,omitempty"`
+	Error      string  `json:"error,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// Retryable reports whether the invocation should fail so that Lambda's
+// asynchronous retry sends the event again.
+func (r Result) Retryable() bool { return r.Outcome == OutcomeFailed }
+
+// Handler turns one custom email sender event into at most one mail.
+type Handler struct {
+	Decrypter   Decrypter
+	Renderer    Renderer
+	Sender      Sender
+	Environment string // the "environment" email tag, e.g. "staging"
+	Logger      *slog.Logger
+	Now         func() time.Time
+}
+
+// Decode parses an event. Errors are permanent failures.
+func Decode(data []byte) (*Event, error) {
+	if len(data) > MaxEventSize {
+		return nil, failure.Permanent("event_invalid", fmt.Errorf("event is %d bytes, over the %d-byte limit", len(data), MaxEventSize))
+	}
+	var ev Event
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return nil, failure.Permanent("event_invalid", fmt.Errorf("event is not valid JSON: %w", err))
+	}
+	return &ev, nil
+}
+
+// HandleJSON decodes and handles one event.
+func (h *Handler) HandleJSON(ctx context.Context, data []byte) Result {
+	start := h.now()
+	ev, err := Decode(data)
+	if err != nil {
+		return h.finish(ctx, start, Result{}, err, "", "")
+	}
+	return h.Handle(ctx, ev)
+}
+
+// Handle decrypts, renders and sends the mail for ev, logs one line and
+// returns the outcome.
+func (h *Handler) Handle(ctx context.Context, ev *Event) Result {
+	start := h.now()
+	email := ev.Attr("email")
+	res := Result{
+		Trigger:   ev.Trigger().Name(),
+		Pool:      ev.UserPoolID,
+		ClientID:  ev.CallerContext.ClientID,
+		Recipient: MaskEmail(email),
+	}
+	msgID, code, err := h.handle(ctx, ev, email)
+	res.MessageID = msgID
+	return h.finish(ctx, start, res, err, email, code)
+}
+
+func (h *Handler) handle(ctx context.Context, ev *Event, email string) (msgID, code string, err error) {
+	trigger := ev.Trigger()
+	if !trigger.Known() {
+		return "", "", failure.Permanent("unknown_trigger", fmt.Errorf("trigger source %q is not a custom email sender trigger", truncate(ev.TriggerSource, 80)))
+	}
+	if ev.UserPoolID == "" {
+		return "", "", failure.Permanent("event_invalid", errors.New("event has no userPoolId"))
+	}
+	if err := send.CheckRecipient(email); err != nil {
+		return "", "", err
+	}
+	if trigger.HasCode() {
+		if ev.Ciphertext() == "" {
+			return "", "", failure.Permanent("code_missing", errors.New("the event carries no encrypted code"))
+		}
+		code, err = h.Decrypter.Decrypt(ctx, ev.Ciphertext(), ev.UserPoolID)
+		if err != nil {
+			return "", "", err
+		}
+		if trigger == TriggerAdminCreateUser {
+			// Cognito HTML-escapes < and > in temporary passwords.
+			code = tempPasswordUnescaper.Replace(code)
+		}
+		if code == "" {
+			return "", "", failure.Permanent("code_missing", errors.New("the decrypted code is empty"))
+		}
+	}
+	msg, err := h.Renderer.Render(renderData(ev, trigger, email, code))
+	if err != nil {
+		return "", code, failure.Permanent("render_failed", err)
+	}
+	msgID, err = h.Sender.Send(ctx, send.Message{
+		To:      email,
+		Subject: msg.Subject,
+		HTML:    msg.HTML,
+		Text:    msg.Text,
+		Tags: map[string]string{
+			"trigger":     trigger.Name(),
+			"pool":        ev.UserPoolID,
+			"environment": h.Environment,
+		},
+	})
+	return msgID, code, err
+}
+
+var tempPasswordUnescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">")
+
+func renderData(ev *Event, trigger TriggerSource, email, code string) render.Data {
+	locale := ev.Attr("locale")
+	if l := ev.Request.ClientMetadata["locale"]; l != "" {
+		locale = l
+	}
+	d := render.Data{
+		Trigger:  trigger.Name(),
+		Locale:   locale,
+		Email:    email,
+		Username: ev.UserName,
+		Code:     code,
+	}
+	if trigger == TriggerAccountTakeOverNotification {
+		d.Takeover = &render.Takeover{
+			EventID:            ev.Attr("EVENT_ID"),
+			LoginTime:          ev.Attr("LOGIN_TIME"),
+			IPAddress:          ev.Attr("IP_ADDRESS"),
+			City:               ev.Attr("CITY"),
+			Country:            ev.Attr("COUNTRY"),
+			DeviceName:         ev.Attr("DEVICE_NAME"),
+			Action:             ev.Attr("ACCOUNT_TAKE_OVER_ACTION"),
+			OneClickValidURL:   ev.Attr("ONE_CLICK_LINK_VALID"),
+			OneClickInvalidURL: ev.Attr("ONE_CLICK_LINK_INVALID"),
+		}
+		if u := ev.Attr("USER_NAME"); u != "" {
+			d.Username = u
+		}
+	}
+	return d
+}
+
+// finish classifies err, logs the one line of this invocation and returns
+// the result. email and code are scrubbed from the error text.
+func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err error, email, code string) Result {
+	res.DurationMS = float64(h.now().Sub(start).Microseconds()) / 1000
+	level := slog.LevelInfo
+	switch {
+	case err == nil:
+		res.Outcome = OutcomeSent
+	default:
+		reason, permanent := failure.Classify(err)
+		res.Reason = reason
+		res.Error = scrub(err.Error(), email, code)
+		res.Outcome = OutcomeFailed
+		level = slog.LevelError
+		if permanent {
+			res.Outcome = OutcomeRefused
+			level = slog.LevelWarn
+		}
+	}
+	if h.Logger != nil {
+		attrs := []slog.Attr{
+			slog.String("outcome", res.Outcome),
+			slog.String("trigger", res.Trigger),
+			slog.String("pool", res.Pool),
+			slog.String("client_id", res.ClientID),
+			slog.String("recipient", res.Recipient),
+			slog.Float64("duration_ms", res.DurationMS),
+		}
+		if res.MessageID != "" {
+			attrs = append(attrs, slog.String("message_id", res.MessageID))
+		}
+		if res.Reason != "" {
+			attrs = append(attrs, slog.String("reason", res.Reason), slog.String("error", res.Error))
+		}
+		h.Logger.LogAttrs(ctx, level, "mail "+res.Outcome, attrs...)
+	}
+	return res
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// MaskEmail keeps the first character of the local part and the domain:
+// "qa+reset@thephenom.app" becomes "q***@thephenom.app".
+func MaskEmail(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 1 || at == len(addr)-1 || strings.ContainsAny(addr, "\r\n") {
+		if addr == "" {
+			return ""
+		}
+		return "***"
+	}
+	first := []rune(addr[:at])[0]
+	return string(first) + "***@" + truncate(addr[at+1:], 253)
+}
+
+// scrub removes the recipient and the code from an error text: SES, for
+// one, quotes the recipient in MessageRejected.
+func scrub(msg, email, code string) string {
+	if email != "" {
+		msg = strings.ReplaceAll(msg, email, MaskEmail(email))
+		if lower := strings.ToLower(email); lower != email {
+			msg = strings.ReplaceAll(msg, lower, MaskEmail(email))
+		}
+	}
+	if len(code) >= 4 {
+		msg = strings.ReplaceAll(msg, code, "[redacted]")
+	}
+	return truncate(msg, 1024)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
