@@ -7,8 +7,8 @@
 // Decrypter allows that suite (commitment policy
 // REQUIRE_ENCRYPT_ALLOW_DECRYPT, which also decrypts committing suites),
 // accepts only data keys wrapped by the configured key ARNs, and refuses a
-// message whose userpool-id is not the event's pool or whose pool is not
-// allowed, before any mail is built.
+// message whose authenticated userpool-id is not the event's pool, or whose
+// pool is not allowed, before any mail is built.
 package decrypt
 
 import (
@@ -120,11 +120,11 @@ func (d *Decrypter) Decrypt(ctx context.Context, ciphertext, pool string) (strin
 	if err != nil {
 		return "", failure.Retryable("decrypt_setup", err)
 	}
-	in := esdktypes.DecryptInput{Ciphertext: raw, Keyring: keyring}
-	if d.cfg.RequirePoolContext {
-		in.EncryptionContext = map[string]string{PoolContextKey: pool}
-	}
-	out, err := d.esdk.Decrypt(ctx, in)
+	// The pool is checked on the encryption context the SDK returns, which
+	// the message's header authentication (and, for Cognito's suite, its
+	// signature) protects. Passing it as a reproduced context instead would
+	// blur a wrong pool and a missing context into one opaque error.
+	out, err := d.esdk.Decrypt(ctx, esdktypes.DecryptInput{Ciphertext: raw, Keyring: keyring})
 	if err != nil {
 		return "", rec.classify(ctx, err)
 	}

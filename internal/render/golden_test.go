@@ -1,0 +1,79 @@
+package render
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden from the current templates")
+
+// goldenData is fixed, fake sample data: golden files are committed, so
+// nothing here may be a real address, code or password.
+func goldenData(trigger string) Data {
+	d := Data{
+		Trigger:  trigger,
+		Locale:   "en",
+		Email:    "ada.lovelace+test@example.com",
+		Username: "8f14e45f-ceea-467a-9af0-000000000000",
+		Code:     "123456",
+	}
+	switch trigger {
+	case AdminCreateUser:
+		d.Username = "ada.lovelace"
+		d.Code = "Tmp#Pass-2024&x"
+	case AccountTakeOverNotification:
+		d.Code = ""
+		d.Takeover = &Takeover{
+			EventID:            "00000000-0000-4000-8000-000000000001",
+			LoginTime:          "2024-05-01 10:00:00 UTC",
+			IPAddress:          "203.0.113.7",
+			City:               "Springfield",
+			Country:            "Freedonia",
+			DeviceName:         "Chrome 124, macOS 14",
+			Action:             "BLOCK",
+			OneClickValidURL:   "https://auth.example.com/confirm?event=1&valid=true",
+			OneClickInvalidURL: "https://auth.example.com/confirm?event=1&valid=false",
+		}
+	}
+	return d
+}
+
+// TestGolden compares every trigger's rendering with
+// testdata/golden/<Trigger>.{subject,html,txt}, byte for byte. Refresh with
+//
+//	go test ./internal/render -update
+func TestGolden(t *testing.T) {
+	r := newRenderer(t)
+	dir := filepath.Join("testdata", "golden")
+	if *update {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, trigger := range Triggers {
+		t.Run(trigger, func(t *testing.T) {
+			m, err := r.Render(goldenData(trigger))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for ext, got := range map[string]string{".subject": m.Subject, ".html": m.HTML, ".txt": m.Text} {
+				path := filepath.Join(dir, trigger+ext)
+				if *update {
+					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test ./internal/render -update to create it)", err)
+				}
+				if got != string(want) {
+					t.Errorf("%s differs from the rendering (run go test ./internal/render -update and review the diff)\ngot:\n%s", path, got)
+				}
+			}
+		})
+	}
+}

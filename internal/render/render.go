@@ -1,0 +1,372 @@
+// Package render turns one Cognito custom email sender request into a mail
+// message: a one-line subject, an HTML part and a plain-text part, from
+// templates read out of any fs.FS (the embedded templates package in
+// production, a folder on disk for previews, fstest.MapFS in tests).
+//
+// HTML goes through html/template, so every user-supplied value is escaped
+// for its context; the subject and the text part go through text/template.
+// The package knows nothing of AWS, Lambda or environment variables.
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"net/url"
+	"strings"
+	texttemplate "text/template"
+)
+
+// Trigger names are the trigger source after "CustomEmailSender_".
+const (
+	SignUp                      = "SignUp"
+	ResendCode                  = "ResendCode"
+	ForgotPassword              = "ForgotPassword"
+	UpdateUserAttribute         = "UpdateUserAttribute"
+	VerifyUserAttribute         = "VerifyUserAttribute"
+	AdminCreateUser             = "AdminCreateUser"
+	AccountTakeOverNotification = "AccountTakeOverNotification"
+	Authentication              = "Authentication"
+)
+
+// Triggers lists the eight trigger names in a fixed order.
+var Triggers = []string{
+	SignUp,
+	ResendCode,
+	ForgotPassword,
+	UpdateUserAttribute,
+	VerifyUserAttribute,
+	AdminCreateUser,
+	AccountTakeOverNotification,
+	Authentication,
+}
+
+// Errors Render returns for bad input, to test with errors.Is. A retry
+// cannot fix any of them.
+var (
+	ErrUnknownTrigger = errors.New("unknown trigger")
+	ErrMissingCode    = errors.New("missing code")
+	ErrMissingEmail   = errors.New("missing email")
+)
+
+// Data is what one message is rendered from.
+type Data struct {
+	Trigger  string    // one of the names above
+	Locale   string    // from the user's locale attribute; only "en" ships for now, anything else falls back to English
+	Email    string    // the recipient (userAttributes.email)
+	Username string    // Cognito userName (for AdminCreateUser the sign-in name)
+	Code     string    // the decrypted code, or the temporary password for AdminCreateUser; "" for AccountTakeOverNotification
+	Takeover *Takeover // only for AccountTakeOverNotification
+}
+
+// Takeover holds the details of an AccountTakeOverNotification. Empty fields
+// are left out of the message.
+type Takeover struct {
+	EventID, LoginTime, IPAddress, City, Country, DeviceName string
+	Action                                                   string // BLOCK, NO_ACTION, MFA, MFA_IF_CONFIGURED, MFA_REQUIRED
+	OneClickValidURL, OneClickInvalidURL                     string // "this was me" / "this was not me" links, may be ""
+}
+
+// Message is a rendered mail. Text uses "\n" line endings.
+type Message struct{ Subject, HTML, Text string }
+
+// Options configures a Renderer. Zero fields take their defaults.
+type Options struct {
+	ResetURL     string // default "https://www.thephenom.app/reset-password"
+	SupportEmail string // default "support@thephenom.app"
+}
+
+// Defaults for Options.
+const (
+	DefaultResetURL     = "https://www.thephenom.app/reset-password"
+	DefaultSupportEmail = "support@thephenom.app"
+)
+
+// Template file names inside the fs.FS.
+const (
+	layoutHTML = "layout.html"
+	layoutText = "layout.txt"
+)
+
+// fileName is the template file for a trigger: "ForgotPassword.tmpl".
+func fileName(trigger string) string { return trigger + ".tmpl" }
+
+// needsCode reports whether a trigger's message carries a code (or a
+// temporary password).
+func needsCode(trigger string) bool { return trigger != AccountTakeOverNotification }
+
+// Renderer renders messages from parsed templates. It is safe for
+// concurrent use.
+type Renderer struct {
+	opts Options
+	sets map[string]set
+}
+
+// set is one trigger's parsed templates.
+type set struct {
+	file string
+	html *htmltemplate.Template // executes layoutHTML
+	text *texttemplate.Template // executes layoutText and "subject"
+}
+
+// funcs are available to every template, HTML and text alike (a trigger
+// file is parsed by both engines, so both must know every name).
+var funcs = map[string]any{
+	// link "URL" "Label" is the argument of the "button" blocks.
+	"link": func(url, label string) button { return button{URL: url, Label: label} },
+	// row "Label" value is the argument of the "detail" block.
+	"row": func(label, value string) detail { return detail{Label: label, Value: value} },
+}
+
+type button struct{ URL, Label string }
+type detail struct{ Label, Value string }
+
+// New parses layout.html, layout.txt and one <Trigger>.tmpl per trigger
+// from fsys, then renders every trigger once from sample data so that a
+// broken template fails here, with its file named, rather than on a real
+// request.
+func New(fsys fs.FS, opts Options) (*Renderer, error) {
+	if fsys == nil {
+		return nil, errors.New("render: no template file system")
+	}
+	if opts.ResetURL == "" {
+		opts.ResetURL = DefaultResetURL
+	}
+	if opts.SupportEmail == "" {
+		opts.SupportEmail = DefaultSupportEmail
+	}
+	if u, err := url.Parse(opts.ResetURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("render: reset URL %q is not an absolute http(s) URL", opts.ResetURL)
+	}
+	if at := strings.IndexByte(opts.SupportEmail, '@'); at <= 0 || at == len(opts.SupportEmail)-1 ||
+		strings.ContainsAny(opts.SupportEmail, " \t\r\n<>\"") {
+		return nil, fmt.Errorf("render: support email %q is not an email address", opts.SupportEmail)
+	}
+
+	baseHTML, err := htmltemplate.New(layoutHTML).Funcs(funcs).ParseFS(fsys, layoutHTML)
+	if err != nil {
+		return nil, fmt.Errorf("render: parse %s: %w", layoutHTML, err)
+	}
+	baseText, err := texttemplate.New(layoutText).Funcs(funcs).ParseFS(fsys, layoutText)
+	if err != nil {
+		return nil, fmt.Errorf("render: parse %s: %w", layoutText, err)
+	}
+	if baseHTML.Lookup(layoutHTML) == nil || baseText.Lookup(layoutText) == nil {
+		return nil, errors.New("render: layout files must define \"layout.html\" and \"layout.txt\"")
+	}
+
+	r := &Renderer{opts: opts, sets: make(map[string]set, len(Triggers))}
+	for _, trigger := range Triggers {
+		file := fileName(trigger)
+		h, err := baseHTML.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("render: %s: %w", file, err)
+		}
+		if h, err = h.ParseFS(fsys, file); err != nil {
+			return nil, fmt.Errorf("render: parse %s as HTML: %w", file, err)
+		}
+		t, err := baseText.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("render: %s: %w", file, err)
+		}
+		if t, err = t.ParseFS(fsys, file); err != nil {
+			return nil, fmt.Errorf("render: parse %s as text: %w", file, err)
+		}
+		for _, name := range []string{"subject", "html", "text"} {
+			if t.Lookup(name) == nil {
+				return nil, fmt.Errorf("render: %s does not define %q", file, name)
+			}
+		}
+		r.sets[trigger] = set{file: file, html: h, text: t}
+	}
+
+	// A trial run catches what parsing cannot: unknown fields, calls to
+	// undefined blocks, HTML escaping errors, bad subjects. It also does
+	// html/template's one-time escaping work up front.
+	for _, trigger := range Triggers {
+		if _, err := r.Render(sample(trigger)); err != nil {
+			return nil, fmt.Errorf("render: trial run of %s: %w", r.sets[trigger].file, err)
+		}
+	}
+	return r, nil
+}
+
+// sample is made-up data that reaches every branch of a template.
+func sample(trigger string) Data {
+	d := Data{
+		Trigger:  trigger,
+		Locale:   "en",
+		Email:    "sample@example.com",
+		Username: "sample-user",
+		Code:     "000000",
+	}
+	if trigger == AccountTakeOverNotification {
+		d.Code = ""
+		d.Takeover = &Takeover{
+			EventID:            "sample-event",
+			LoginTime:          "2000-01-01 00:00:00 UTC",
+			IPAddress:          "192.0.2.1",
+			City:               "Sample City",
+			Country:            "Sample Country",
+			DeviceName:         "Sample Device",
+			Action:             "BLOCK",
+			OneClickValidURL:   "https://example.com/valid",
+			OneClickInvalidURL: "https://example.com/invalid",
+		}
+	}
+	return d
+}
+
+// view is what the HTML and text templates see. The subject template sees
+// none of it: it runs on an empty struct so that it cannot show user data.
+type view struct {
+	Subject       string   // the rendered subject, for the HTML <title>
+	Email         string   // the recipient
+	Username      string   // Cognito userName
+	Code          string   // the code or temporary password
+	ResetLink     string   // ForgotPassword only: ResetLink(ResetURL, Code, Email)
+	SupportEmail  string   // where to write for help
+	SupportMailto string   // "mailto:" + SupportEmail, for href
+	Takeover      Takeover // AccountTakeOverNotification only; zero otherwise
+	Place         string   // Takeover City and Country, comma separated, empty ones left out
+	Outcome       string   // what Cognito did: "blocked", "challenged", "allowed" or "" (unknown)
+}
+
+// Render renders the message for d. Locale is not used yet: every message
+// is English. Errors name the trigger and template file, never the code or
+// the body.
+func (r *Renderer) Render(d Data) (Message, error) {
+	s, ok := r.sets[d.Trigger]
+	if !ok {
+		return Message{}, fmt.Errorf("render %q: %w", d.Trigger, ErrUnknownTrigger)
+	}
+	if d.Email == "" {
+		return Message{}, fmt.Errorf("render %s: %w", d.Trigger, ErrMissingEmail)
+	}
+	if needsCode(d.Trigger) && d.Code == "" {
+		return Message{}, fmt.Errorf("render %s: %w", d.Trigger, ErrMissingCode)
+	}
+
+	var buf bytes.Buffer
+	if err := s.text.ExecuteTemplate(&buf, "subject", struct{}{}); err != nil {
+		return Message{}, fmt.Errorf("render %s: subject in %s: %w", d.Trigger, s.file, err)
+	}
+	subject := strings.TrimSpace(buf.String())
+	if subject == "" {
+		return Message{}, fmt.Errorf("render %s: subject in %s is empty", d.Trigger, s.file)
+	}
+	if strings.ContainsAny(subject, "\r\n") {
+		return Message{}, fmt.Errorf("render %s: subject in %s is more than one line", d.Trigger, s.file)
+	}
+
+	v := view{
+		Subject:       subject,
+		Email:         d.Email,
+		Username:      d.Username,
+		Code:          d.Code,
+		SupportEmail:  r.opts.SupportEmail,
+		SupportMailto: "mailto:" + r.opts.SupportEmail,
+	}
+	if d.Trigger == ForgotPassword {
+		v.ResetLink = ResetLink(r.opts.ResetURL, d.Code, d.Email)
+	}
+	if d.Takeover != nil {
+		v.Takeover = *d.Takeover
+		v.Place = joinNonEmpty(", ", d.Takeover.City, d.Takeover.Country)
+		v.Outcome = outcome(d.Takeover.Action)
+	}
+
+	buf.Reset()
+	if err := s.html.ExecuteTemplate(&buf, layoutHTML, v); err != nil {
+		return Message{}, fmt.Errorf("render %s: HTML from %s: %w", d.Trigger, s.file, err)
+	}
+	html := normalizeNewlines(buf.String())
+
+	buf.Reset()
+	if err := s.text.ExecuteTemplate(&buf, layoutText, v); err != nil {
+		return Message{}, fmt.Errorf("render %s: text from %s: %w", d.Trigger, s.file, err)
+	}
+	text := tidyText(buf.String())
+
+	return Message{Subject: subject, HTML: html, Text: text}, nil
+}
+
+// outcome maps a Cognito account-takeover action to the wording key the
+// template switches on.
+func outcome(action string) string {
+	switch action {
+	case "BLOCK":
+		return "blocked"
+	case "MFA", "MFA_IF_CONFIGURED", "MFA_REQUIRED":
+		return "challenged"
+	case "NO_ACTION":
+		return "allowed"
+	}
+	return ""
+}
+
+// ResetLink returns base with the code and email added as query parameters:
+// base + "?code=" + url.QueryEscape(code) + "&email=" + url.QueryEscape(email).
+// If base already has a query the parameters are joined with "&"; a
+// fragment in base stays at the end.
+func ResetLink(base, code, email string) string {
+	base, fragment, hasFragment := strings.Cut(base, "#")
+	sep := "?"
+	switch {
+	case strings.HasSuffix(base, "?") || strings.HasSuffix(base, "&"):
+		sep = ""
+	case strings.Contains(base, "?"):
+		sep = "&"
+	}
+	link := base + sep + "code=" + url.QueryEscape(code) + "&email=" + url.QueryEscape(email)
+	if hasFragment {
+		link += "#" + fragment
+	}
+	return link
+}
+
+func joinNonEmpty(sep string, parts ...string) string {
+	var kept []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, sep)
+}
+
+func normalizeNewlines(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.ReplaceAll(s, "\r", "\n")
+}
+
+// tidyText uses "\n" line endings, drops blank lines at the start, joins
+// runs of blank lines into one and ends with exactly one newline. It never
+// rewraps a line, so URLs stay whole.
+func tidyText(s string) string {
+	s = normalizeNewlines(s)
+	lines := strings.Split(s, "\n")
+	var b strings.Builder
+	b.Grow(len(s))
+	blank := true // true at the start, so leading blank lines are dropped
+	pending := false
+	for _, line := range lines {
+		if strings.TrimSpace(line) == "" {
+			if !blank {
+				pending = true
+			}
+			blank = true
+			continue
+		}
+		if pending {
+			b.WriteByte('\n')
+			pending = false
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+		blank = false
+	}
+	return b.String()
+}
