@@ -270,4 +270,3 @@ func (h requestIDHandler) WithAttrs(a []slog.Attr) slog.Handler {
 func (h requestIDHandler) WithGroup(n string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(n)}
 }
-

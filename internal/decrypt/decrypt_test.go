@@ -225,4 +225,3 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
-
