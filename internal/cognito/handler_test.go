@@ -71,7 +71,7 @@ type fixture struct {
 	logs *bytes.Buffer
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	r, err := render.New(templates.FS, render.Options{})
 	if err != nil {
