@@ -170,7 +170,7 @@ func invoke(t *testing.T, event []byte) (res cognito.Result, exit int, logs stri
 	return res, exit, stderr.String()
 }
 
-func readEvent(t *testing.T, trigger string) map[string]any {
+func readEvent(t testing.TB, trigger string) map[string]any {
 	t.Helper()
 	p, err := standin.RepoFile(filepath.Join(standin.EventsDir, trigger+".json"))
 	if err != nil {
@@ -187,7 +187,7 @@ func readEvent(t *testing.T, trigger string) map[string]any {
 	return ev
 }
 
-func marshal(t *testing.T, ev map[string]any) []byte {
+func marshal(t testing.TB, ev map[string]any) []byte {
 	t.Helper()
 	b, err := json.Marshal(ev)
 	if err != nil {
