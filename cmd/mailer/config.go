@@ -29,6 +29,7 @@ type Config struct {
 	DKIMSelector       string
 	DKIMDomain         string
 	DKIMPrivateKey     []byte // never logged
+	IdempotencyTable   string
 }
 
 // envDoc documents every variable; `mailer help` prints it.
@@ -50,6 +51,9 @@ const envDoc = `Environment:
   MAILER_DKIM_DOMAIN           d= of that signature (default: the From domain)
   MAILER_DKIM_PRIVATE_KEY      PEM private key for that signature, or
   MAILER_DKIM_PRIVATE_KEY_FILE a file holding it
+  MAILER_IDEMPOTENCY_TABLE     DynamoDB table (partition key "id" string, TTL attribute "expires_at") that
+                               makes delivery at most once per event (optional; without it a repeated
+                               delivery of the same event sends again)
   AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_SESV2 and the other AWS SDK
                                variables configure the AWS clients as usual.
 `
@@ -83,6 +87,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		SupportEmail:       orDefault(getenv("MAILER_SUPPORT_EMAIL"), "support@thephenom.app"),
 		DKIMSelector:       strings.TrimSpace(getenv("MAILER_DKIM_SELECTOR")),
 		DKIMDomain:         strings.TrimSpace(getenv("MAILER_DKIM_DOMAIN")),
+		IdempotencyTable:   strings.TrimSpace(getenv("MAILER_IDEMPOTENCY_TABLE")),
 	}
 	if len(c.KMSKeyARNs) == 0 {
 		errs = append(errs, errors.New("MAILER_KMS_KEY_ARNS is required (comma-separated KMS key ARNs)"))

@@ -21,15 +21,19 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/Phenom-earth/phenom-mailer/internal/awsretry"
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
 	"github.com/Phenom-earth/phenom-mailer/internal/decrypt"
+	"github.com/Phenom-earth/phenom-mailer/internal/idempotency"
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
 	"github.com/Phenom-earth/phenom-mailer/templates"
@@ -188,7 +192,10 @@ func newHandler(ctx context.Context, cfg Config, logger *slog.Logger) (*cognito.
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	dec, err := decrypt.New(kms.NewFromConfig(awsCfg), decrypt.Config{
+	kmsClient := kms.NewFromConfig(awsCfg, func(o *kms.Options) {
+		o.Retryer = awsretry.Repeatable(5, 2*time.Second)
+	})
+	dec, err := decrypt.New(kmsClient, decrypt.Config{
 		KeyARNs:            cfg.KMSKeyARNs,
 		AllowedPools:       cfg.AllowedPools,
 		RequirePoolContext: cfg.RequirePoolContext,
@@ -215,22 +222,33 @@ func newHandler(ctx context.Context, cfg Config, logger *slog.Logger) (*cognito.
 		sender.Transport = &send.Maildir{Path: cfg.MaildirPath}
 	} else {
 		sender.Transport = &send.SES{
-			Client:           sesv2.NewFromConfig(awsCfg),
+			Client: sesv2.NewFromConfig(awsCfg, func(o *sesv2.Options) {
+				o.Retryer = awsretry.NoResend(5, 2*time.Second)
+			}),
 			ConfigurationSet: cfg.ConfigurationSet,
 			RequireDKIM:      cfg.RequireDKIM,
 		}
 	}
-	return &cognito.Handler{
+	h := &cognito.Handler{
 		Decrypter:   dec,
 		Renderer:    rend,
 		Sender:      sender,
 		Environment: cfg.Environment,
 		Logger:      logger,
-	}, nil
+	}
+	if cfg.IdempotencyTable != "" {
+		h.Deduper = &idempotency.Store{
+			Client: dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+				o.Retryer = awsretry.Repeatable(5, 2*time.Second)
+			}),
+			Table: cfg.IdempotencyTable,
+		}
+	}
+	return h, nil
 }
 
 func logStart(ctx context.Context, logger *slog.Logger, cfg Config) {
-	logger.LogAttrs(ctx, slog.LevelInfo, "mailer ready",
+	attrs := []slog.Attr{
 		slog.String("delivery", cfg.Delivery),
 		slog.String("pools", strings.Join(cfg.AllowedPools, ",")),
 		slog.Int("kms_keys", len(cfg.KMSKeyARNs)),
@@ -238,9 +256,14 @@ func logStart(ctx context.Context, logger *slog.Logger, cfg Config) {
 		slog.Bool("require_dkim", cfg.RequireDKIM),
 		slog.Bool("dkim_signing", cfg.DKIMSelector != ""),
 		slog.String("configuration_set", cfg.ConfigurationSet),
-		slog.Bool("idempotency", false),
-		slog.String("note", "no idempotency table: a repeated delivery of the same event sends again"),
-	)
+	}
+	if cfg.IdempotencyTable != "" {
+		attrs = append(attrs, slog.String("idempotency_table", cfg.IdempotencyTable))
+	} else {
+		attrs = append(attrs, slog.String("idempotency_table", ""),
+			slog.String("warning", "no MAILER_IDEMPOTENCY_TABLE: duplicates are possible (a repeated delivery of the same event sends again)"))
+	}
+	logger.LogAttrs(ctx, slog.LevelInfo, "mailer ready", attrs...)
 }
 
 // newLogger logs JSON to w, with Lambda's key names and the request id of

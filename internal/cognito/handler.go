@@ -2,6 +2,8 @@ package cognito
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +30,15 @@ type Renderer interface {
 // provider's message id.
 type Sender interface {
 	Send(ctx context.Context, m send.Message) (string, error)
+}
+
+// Deduper claims an event before its mail is sent, so that a repeated or
+// concurrent delivery sends at most one mail. Claim returns an error
+// matching failure.ErrDuplicate when the event was sent or is in progress.
+type Deduper interface {
+	Claim(ctx context.Context, key string) error
+	Sent(ctx context.Context, key, messageID string) error
+	Release(ctx context.Context, key string) error
 }
 
 // The outcomes of one invocation.
@@ -61,9 +72,11 @@ func (r Result) Retryable() bool { return r.Outcome == OutcomeFailed }
 
 // Handler turns one custom email sender event into at most one mail.
 type Handler struct {
-	Decrypter   Decrypter
-	Renderer    Renderer
-	Sender      Sender
+	Decrypter Decrypter
+	Renderer  Renderer
+	Sender    Sender
+	// Deduper, when set, makes delivery at most once per event.
+	Deduper     Deduper
 	Environment string // the "environment" email tag, e.g. "staging"
 	Logger      *slog.Logger
 	Now         func() time.Time
@@ -107,6 +120,22 @@ func (h *Handler) Handle(ctx context.Context, ev *Event) Result {
 	return h.finish(ctx, start, res, err, email, code)
 }
 
+// EventKey identifies an event for the Deduper: a SHA-256 over its
+// ciphertext when it has one (unique per Cognito request), else over the
+// whole event, as for account-takeover notices.
+func EventKey(ev *Event) string {
+	h := sha256.New()
+	if ct := ev.Ciphertext(); ct != "" {
+		h.Write([]byte("ciphertext\x00"))
+		h.Write([]byte(ct))
+	} else {
+		b, _ := json.Marshal(ev) // a decoded event always marshals
+		h.Write([]byte("event\x00"))
+		h.Write(b)
+	}
+	return "v1:" + hex.EncodeToString(h.Sum(nil))
+}
+
 func (h *Handler) handle(ctx context.Context, ev *Event, email string) (msgID, code string, err error) {
 	trigger := ev.Trigger()
 	if !trigger.Known() {
@@ -117,6 +146,26 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string) (msgID, c
 	}
 	if err := send.CheckRecipient(email); err != nil {
 		return "", "", err
+	}
+	if h.Deduper != nil {
+		key := EventKey(ev)
+		if err := h.Deduper.Claim(ctx, key); err != nil {
+			if errors.Is(err, failure.ErrDuplicate) {
+				return "", "", err
+			}
+			return "", "", failure.Retryable("idempotency_unavailable", err)
+		}
+		defer func() {
+			if err == nil {
+				if serr := h.Deduper.Sent(ctx, key, msgID); serr != nil {
+					h.warn(ctx, "idempotency: the mail was sent but could not be marked sent; a redelivery after the lease may send again", serr)
+				}
+				return
+			}
+			if rerr := h.Deduper.Release(ctx, key); rerr != nil {
+				h.warn(ctx, "idempotency: could not release the claim; a retry waits for the lease to run out", rerr)
+			}
+		}()
 	}
 	if trigger.HasCode() {
 		if ev.Ciphertext() == "" {
@@ -193,6 +242,14 @@ func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err e
 	switch {
 	case err == nil:
 		res.Outcome = OutcomeSent
+	case errors.Is(err, failure.ErrDuplicate):
+		res.Outcome = OutcomeDuplicate
+		res.Reason = "already_handled"
+		var d interface{ DuplicateOf() (string, string) }
+		if errors.As(err, &d) {
+			status, id := d.DuplicateOf()
+			res.Reason, res.MessageID = status, id
+		}
 	default:
 		reason, permanent := failure.Classify(err)
 		res.Reason = reason
@@ -217,11 +274,21 @@ func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err e
 			attrs = append(attrs, slog.String("message_id", res.MessageID))
 		}
 		if res.Reason != "" {
-			attrs = append(attrs, slog.String("reason", res.Reason), slog.String("error", res.Error))
+			attrs = append(attrs, slog.String("reason", res.Reason))
+		}
+		if res.Error != "" {
+			attrs = append(attrs, slog.String("error", res.Error))
 		}
 		h.Logger.LogAttrs(ctx, level, "mail "+res.Outcome, attrs...)
 	}
 	return res
+}
+
+// warn logs a problem that did not change the outcome.
+func (h *Handler) warn(ctx context.Context, msg string, err error) {
+	if h.Logger != nil {
+		h.Logger.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("error", truncate(err.Error(), 512)))
+	}
 }
 
 func (h *Handler) now() time.Time {

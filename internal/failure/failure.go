@@ -7,6 +7,10 @@ package failure
 
 import "errors"
 
+// ErrDuplicate is matched by the error of a delivery that finds its event
+// already sent or in progress: not a failure, the outcome "duplicate".
+var ErrDuplicate = errors.New("duplicate delivery")
+
 // Error is a classified failure. Err holds the cause and must never carry a
 // decrypted code, a temporary password or a rendered body.
 type Error struct {
