@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/failure"
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
@@ -203,6 +204,13 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string) (msgID, c
 
 var tempPasswordUnescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">")
 
+// MaxDisplayValue bounds, in characters, each user attribute shown in a
+// mail (names, places, devices); longer values are clipped.
+const MaxDisplayValue = 200
+
+// maxLinkValue bounds a link taken from the event; a longer one is dropped.
+const maxLinkValue = 2048
+
 func renderData(ev *Event, trigger TriggerSource, email, code string) render.Data {
 	locale := ev.Attr("locale")
 	if l := ev.Request.ClientMetadata["locale"]; l != "" {
@@ -210,28 +218,58 @@ func renderData(ev *Event, trigger TriggerSource, email, code string) render.Dat
 	}
 	d := render.Data{
 		Trigger:  trigger.Name(),
-		Locale:   locale,
+		Locale:   display(locale),
 		Email:    email,
-		Username: ev.UserName,
+		Username: display(ev.UserName),
 		Code:     code,
 	}
 	if trigger == TriggerAccountTakeOverNotification {
 		d.Takeover = &render.Takeover{
-			EventID:            ev.Attr("EVENT_ID"),
-			LoginTime:          ev.Attr("LOGIN_TIME"),
-			IPAddress:          ev.Attr("IP_ADDRESS"),
-			City:               ev.Attr("CITY"),
-			Country:            ev.Attr("COUNTRY"),
-			DeviceName:         ev.Attr("DEVICE_NAME"),
-			Action:             ev.Attr("ACCOUNT_TAKE_OVER_ACTION"),
-			OneClickValidURL:   ev.Attr("ONE_CLICK_LINK_VALID"),
-			OneClickInvalidURL: ev.Attr("ONE_CLICK_LINK_INVALID"),
+			EventID:            display(ev.Attr("EVENT_ID")),
+			LoginTime:          display(ev.Attr("LOGIN_TIME")),
+			IPAddress:          display(ev.Attr("IP_ADDRESS")),
+			City:               display(ev.Attr("CITY")),
+			Country:            display(ev.Attr("COUNTRY")),
+			DeviceName:         display(ev.Attr("DEVICE_NAME")),
+			Action:             display(ev.Attr("ACCOUNT_TAKE_OVER_ACTION")),
+			OneClickValidURL:   link(ev.Attr("ONE_CLICK_LINK_VALID")),
+			OneClickInvalidURL: link(ev.Attr("ONE_CLICK_LINK_INVALID")),
 		}
 		if u := ev.Attr("USER_NAME"); u != "" {
-			d.Username = u
+			d.Username = display(u)
 		}
 	}
 	return d
+}
+
+// display makes a user-supplied value fit to show: valid UTF-8, no control
+// characters (line breaks become spaces), at most MaxDisplayValue characters.
+// Escaping for HTML is the templates' job.
+func display(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == MaxDisplayValue {
+			b.WriteRune('…')
+			break
+		}
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
+			r = ' '
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// link keeps an event-supplied URL only if it is short, valid UTF-8 and has
+// no control characters; the templates accept only http(s) URLs.
+func link(s string) string {
+	if len(s) > maxLinkValue || !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return ""
+	}
+	return s
 }
 
 // finish classifies err, logs the one line of this invocation and returns

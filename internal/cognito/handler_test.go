@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/failure"
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
@@ -282,6 +283,53 @@ func assertNoSecrets(t *testing.T, s string, secrets ...string) {
 	for i, sec := range secrets {
 		if strings.Contains(s, sec) {
 			t.Errorf("secret #%d leaked into logs/results", i)
+		}
+	}
+}
+
+func TestHostileAttributeValues(t *testing.T) {
+	f := newFixture(t)
+	long := strings.Repeat("Lisboa ", 20000) // 140 KB
+	ev := event(TriggerAccountTakeOverNotification, "", map[string]string{
+		"CITY":                 long,
+		"DEVICE_NAME":          "Chrome\xff\xfe on \x00mac\r\nOS",
+		"ONE_CLICK_LINK_VALID": "https://www.thephenom.app/ok?" + strings.Repeat("a", 5000),
+	})
+	ev.UserName = "\xc3\x28invalid"
+	res := f.h.Handle(context.Background(), ev)
+	if res.Outcome != OutcomeSent {
+		t.Fatalf("%+v", res)
+	}
+	m := f.snd.sent[0]
+	if len(m.HTML) > 100<<10 {
+		t.Errorf("HTML is %d bytes: a long attribute was not clipped", len(m.HTML))
+	}
+	for _, part := range []string{m.HTML, m.Text} {
+		if !utf8.ValidString(part) {
+			t.Error("a part is not valid UTF-8")
+		}
+		if strings.ContainsAny(part, "\x00") || strings.Contains(part, "\r\nOS") {
+			t.Error("control characters from an attribute reached the mail")
+		}
+		if strings.Contains(part, strings.Repeat("a", 5000)) {
+			t.Error("an over-long link was kept")
+		}
+	}
+	if !strings.Contains(m.Text, "Lisboa") || !strings.Contains(m.Text, "mac") {
+		t.Error("clipped values are not shown at all")
+	}
+}
+
+func TestDisplay(t *testing.T) {
+	for in, want := range map[string]string{
+		"Lisbon":                               "Lisbon",
+		"a\r\nBcc: x":                          "a  Bcc: x",
+		"\xff":                                 "\uFFFD",
+		"  padded\t":                           "padded",
+		strings.Repeat("é", MaxDisplayValue+5): strings.Repeat("é", MaxDisplayValue) + "…",
+	} {
+		if got := display(in); got != want {
+			t.Errorf("display(%.20q) = %.30q, want %.30q", in, got, want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package decrypt
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -203,4 +204,72 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+// TestSwappedDataKey puts the encrypted data key of one Cognito message into
+// another made under the same key and pool: KMS must refuse to open it under
+// the other message's encryption context, and nothing is decrypted.
+func TestSwappedDataKey(t *testing.T) {
+	k := startKMS(t)
+	d := newDecrypter(t, k.URL, true)
+	a, b := fixture(t, "cognito-staging"), fixture(t, "admin-temp-password")
+	rawA, _ := a.CiphertextBytes()
+	rawB, _ := b.CiphertextBytes()
+	ha, err := standin.ParseESDKHeader(rawA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb, err := standin.ParseESDKHeader(rawB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edkA, edkB := ha.DataKeys[0].Ciphertext, hb.DataKeys[0].Ciphertext
+	if len(edkA) != len(edkB) || bytes.Equal(edkA, edkB) {
+		t.Fatalf("fixtures unsuitable: data keys of %d and %d bytes", len(edkA), len(edkB))
+	}
+	swapped := bytes.Replace(rawA, edkA, edkB, 1)
+	got, err := d.Decrypt(context.Background(), base64.StdEncoding.EncodeToString(swapped), standin.StagingPool)
+	reason, permanent := failure.Classify(err)
+	if err == nil || got != "" || reason != "ciphertext_invalid" || !permanent {
+		t.Fatalf("swapped data key: %v (%s, permanent %v)", err, reason, permanent)
+	}
+}
+
+// FuzzDecrypt feeds arbitrary bytes, raw and as base64, through the whole
+// ciphertext path against the KMS stand-in: every input ends in an error or
+// a plaintext, never a panic.
+func FuzzDecrypt(f *testing.F) {
+	k := standin.KMSForTest(f)
+	d, err := New(standin.KMSClient(k.URL), Config{
+		KeyARNs:            []string{standin.KeyARN(standin.StagingKeyID)},
+		AllowedPools:       []string{standin.StagingPool},
+		RequirePoolContext: true,
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	p, _ := standin.RepoFile(standin.FixturesPath)
+	fs, _ := standin.LoadFixtures(p)
+	for _, fx := range fs {
+		raw, _ := fx.CiphertextBytes()
+		f.Add(raw)
+		if len(raw) > 40 {
+			f.Add(raw[:40])
+		}
+	}
+	f.Add([]byte{0x01, 0x80, 0x03, 0x78})
+	f.Add([]byte{0x02, 0x05, 0x78})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, in := range []string{base64.StdEncoding.EncodeToString(data), string(data)} {
+			pt, err := d.Decrypt(context.Background(), in, standin.StagingPool)
+			if err != nil && pt != "" {
+				t.Fatal("plaintext returned with an error")
+			}
+			if err != nil {
+				if _, permanent := failure.Classify(err); !permanent && !strings.Contains(err.Error(), "kms") {
+					t.Fatalf("bad input classified retryable: %v", err)
+				}
+			}
+		}
+	})
 }
