@@ -122,6 +122,8 @@ func runLambda(ctx context.Context, getenv func(string) string, stdout io.Writer
 	}
 	logStart(ctx, logger, cfg)
 	lambda.StartWithOptions(func(ctx context.Context, event json.RawMessage) error {
+		ctx, cancel := reserveTime(ctx, lambdaReserve)
+		defer cancel()
 		res := h.HandleJSON(ctx, event)
 		if res.Retryable() {
 			return fmt.Errorf("%s: %s", res.Outcome, res.Reason)
@@ -129,6 +131,18 @@ func runLambda(ctx context.Context, getenv func(string) string, stdout io.Writer
 		return nil
 	}, lambda.WithContext(ctx))
 	return nil
+}
+
+// lambdaReserve is kept back from Lambda's deadline so that the handler can
+// settle its idempotency claim and log its line before Lambda stops it.
+const lambdaReserve = 1500 * time.Millisecond
+
+// reserveTime moves ctx's deadline r earlier, when there is room for it.
+func reserveTime(ctx context.Context, r time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) > 2*r {
+		return context.WithDeadline(ctx, dl.Add(-r))
+	}
+	return ctx, func() {}
 }
 
 func runInvoke(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {

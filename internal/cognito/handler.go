@@ -50,6 +50,10 @@ const (
 	OutcomeFailed    = "failed"    // retryable: nothing was sent, a later attempt may succeed
 )
 
+// settleTimeout bounds marking a claim sent or releasing it, which runs
+// even when the invocation's own deadline has passed.
+const settleTimeout = 2 * time.Second
+
 // MaxEventSize bounds the event JSON accepted (Cognito's are a few KiB).
 const MaxEventSize = 256 << 10
 
@@ -111,7 +115,7 @@ func (h *Handler) Handle(ctx context.Context, ev *Event) Result {
 	start := h.now()
 	email := ev.Attr("email")
 	res := Result{
-		Trigger:   ev.Trigger().Name(),
+		Trigger:   truncate(ev.Trigger().Name(), 64),
 		Pool:      ev.UserPoolID,
 		ClientID:  ev.CallerContext.ClientID,
 		Recipient: MaskEmail(email),
@@ -157,13 +161,17 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string) (msgID, c
 			return "", "", failure.Retryable("idempotency_unavailable", err)
 		}
 		defer func() {
+			// The invocation's deadline may have passed (that may be why
+			// it failed): settle the claim on a short budget of its own.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+			defer cancel()
 			if err == nil {
-				if serr := h.Deduper.Sent(ctx, key, msgID); serr != nil {
+				if serr := h.Deduper.Sent(cctx, key, msgID); serr != nil {
 					h.warn(ctx, "idempotency: the mail was sent but could not be marked sent; a redelivery after the lease may send again", serr)
 				}
 				return
 			}
-			if rerr := h.Deduper.Release(ctx, key); rerr != nil {
+			if rerr := h.Deduper.Release(cctx, key); rerr != nil {
 				h.warn(ctx, "idempotency: could not release the claim; a retry waits for the lease to run out", rerr)
 			}
 		}()

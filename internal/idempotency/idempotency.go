@@ -34,10 +34,14 @@ const (
 	// DefaultTTL keeps a key well past Lambda's asynchronous retry window
 	// (up to 6 hours on throttling).
 	DefaultTTL = 24 * time.Hour
-	// DefaultLease is how long an in-progress claim blocks others: longer
-	// than Lambda's 15-minute maximum invocation, so a live invocation is
-	// never overtaken; an invocation that died mid-send is retried after it.
+	// DefaultLease is how long an in-progress claim blocks others when the
+	// claiming context has no deadline: longer than Lambda's 15-minute
+	// maximum invocation. With a deadline, the lease ends LeaseMargin after
+	// it, so that a claim left by an invocation that died is free again by
+	// the time Lambda retries (about a minute later).
 	DefaultLease = 16 * time.Minute
+	// LeaseMargin is added to the claiming context's deadline.
+	LeaseMargin = 10 * time.Second
 )
 
 // DuplicateError means the event was already sent, or another delivery of
@@ -71,20 +75,27 @@ type Store struct {
 	Client DynamoAPI
 	Table  string
 	TTL    time.Duration
-	Lease  time.Duration
-	Now    func() time.Time
+	// Lease, when set, fixes how long a claim blocks others; when zero, a
+	// claim lasts until the claiming context's deadline plus LeaseMargin
+	// (DefaultLease without a deadline).
+	Lease time.Duration
+	Now   func() time.Time
 }
 
 // Claim takes key for this delivery. It returns a *DuplicateError (matching
 // failure.ErrDuplicate) when the key is sent or claimed by a live delivery.
 func (s *Store) Claim(ctx context.Context, key string) error {
 	now := s.now()
+	leaseUntil := now.Add(s.lease())
+	if dl, ok := ctx.Deadline(); ok && s.Lease == 0 {
+		leaseUntil = dl.Add(LeaseMargin)
+	}
 	_, err := s.Client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.Table,
 		Item: map[string]types.AttributeValue{
 			"id":          &types.AttributeValueMemberS{Value: key},
 			"status":      &types.AttributeValueMemberS{Value: StatusInProgress},
-			"lease_until": num(now.Add(s.lease())),
+			"lease_until": num(leaseUntil),
 			"expires_at":  num(now.Add(s.ttl())),
 		},
 		// Free, or claimed by a delivery whose lease ran out.
