@@ -8,7 +8,9 @@ RIE_MOD   := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda
 LAMBDA_LDFLAGS := -s -w -buildid=
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all test test-short deps demo lambda bench fixtures vet clean
+FUZZTIME  ?= 10s
+
+.PHONY: all test test-short deps demo lambda bench fixtures fuzz clean
 
 all: test
 
@@ -22,10 +24,21 @@ node_modules/.package-lock.json: package.json package-lock.json
 $(RIE):
 	GOBIN=$(BIN) $(GO) install $(RIE_MOD)
 
-## test: every test, integration included (real stand-ins on 127.0.0.1)
+## test: every test, integration included (real stand-ins on 127.0.0.1), then
+## every fuzz target for FUZZTIME
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz
+
+## fuzz: run each fuzz target for FUZZTIME (default 10s)
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$f in $$pkg for $(FUZZTIME)"; \
+	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
 
 ## test-short: unit tests only
 test-short:

@@ -24,7 +24,7 @@ type faultStack struct {
 
 var tableSeq int
 
-func newFaultStack(t *testing.T, withTable bool, extra map[string]string) *faultStack {
+func newFaultStack(t testing.TB, withTable bool, extra map[string]string) *faultStack {
 	t.Helper()
 	needStack(t)
 	freshSES(t, true)

@@ -40,7 +40,8 @@ var (
 func TestMain(m *testing.M) {
 	code := func() int {
 		flag.Parse()
-		if !testing.Short() {
+		listing := flag.Lookup("test.list") != nil && flag.Lookup("test.list").Value.String() != ""
+		if !testing.Short() && !listing {
 			startStack()
 			defer func() {
 				if kmsStandin != nil {
@@ -85,7 +86,7 @@ func startStack() {
 
 // needStack skips without the stand-ins, except in CI where a missing tool
 // is a failure.
-func needStack(t *testing.T) {
+func needStack(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test (-short)")
@@ -99,7 +100,7 @@ func needStack(t *testing.T) {
 }
 
 // freshSES clears moto and recreates the From identity, with DKIM when dkimOK.
-func freshSES(t *testing.T, dkimOK bool) {
+func freshSES(t testing.TB, dkimOK bool) {
 	t.Helper()
 	if err := motoStandin.Reset(); err != nil {
 		t.Fatal(err)
@@ -119,7 +120,7 @@ func freshSES(t *testing.T, dkimOK bool) {
 
 // mailerEnv is the mailer's environment against the stand-ins, as
 // variables set for the test (the AWS SDK reads the process environment).
-func mailerEnv(t *testing.T, extra map[string]string) {
+func mailerEnv(t testing.TB, extra map[string]string) {
 	t.Helper()
 	vars := map[string]string{
 		"AWS_REGION":                  standin.Region,
@@ -201,7 +202,7 @@ func attrs(ev map[string]any) map[string]any {
 }
 
 // sentMails returns the raw MIME of every mail moto accepted.
-func sentMails(t *testing.T) [][]byte {
+func sentMails(t testing.TB) [][]byte {
 	t.Helper()
 	sent, err := motoStandin.SentEmails()
 	if err != nil {
@@ -242,7 +243,7 @@ func verifyDKIM(t *testing.T, raw []byte) {
 	}
 }
 
-func parseMail(t *testing.T, raw []byte) *enmime.Envelope {
+func parseMail(t testing.TB, raw []byte) *enmime.Envelope {
 	t.Helper()
 	env, err := enmime.ReadEnvelope(bytes.NewReader(raw))
 	if err != nil {
