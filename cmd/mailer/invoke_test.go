@@ -71,6 +71,10 @@ func TestInvokeEveryTrigger(t *testing.T) {
 					t.Error("the code is not in the HTML part")
 				}
 			}
+			st := res.Stages
+			if st.Render <= 0 || st.MIME <= 0 || st.Send <= 0 || (code != "" && (st.Decrypt <= 0 || st.KMSWait <= 0 || st.KMSWait > st.Decrypt)) {
+				t.Errorf("stage timings missing or inconsistent: %+v", st)
+			}
 			if res.MessageID == "" || res.Trigger != trigger || res.Pool != standin.StagingPool || res.Recipient != email[:1]+"***@thephenom.app" {
 				t.Errorf("outcome = %+v", res)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/Phenom-earth/phenom-mailer/internal/failure"
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
+	"github.com/Phenom-earth/phenom-mailer/internal/timing"
 )
 
 // Decrypter returns the plaintext of the code Cognito encrypted for pool.
@@ -27,10 +28,11 @@ type Renderer interface {
 	Render(d render.Data) (render.Message, error)
 }
 
-// Sender builds, signs and delivers a rendered mail, returning the
-// provider's message id.
+// Sender builds (and signs) the raw MIME of a rendered mail, and delivers
+// it, returning the provider's message id.
 type Sender interface {
-	Send(ctx context.Context, m send.Message) (string, error)
+	Build(m send.Message) ([]byte, error)
+	Deliver(ctx context.Context, raw []byte, m send.Message) (string, error)
 }
 
 // Deduper claims an event before its mail is sent, so that a repeated or
@@ -69,7 +71,22 @@ type Result struct {
 	MessageID  string  `json:"message_id,omitempty"`
 	Error      string  `json:"error,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
+	Stages     Stages  `json:"stages"`
 }
+
+// Stages are the milliseconds spent in each stage of one invocation. KMS
+// and Send are mostly waiting on AWS: KMSWait is the part of Decrypt spent
+// in KMS calls, and Send is the SES call (or the Maildir write).
+type Stages struct {
+	Claim   float64 `json:"claim_ms,omitempty"`
+	Decrypt float64 `json:"decrypt_ms,omitempty"`
+	KMSWait float64 `json:"kms_wait_ms,omitempty"`
+	Render  float64 `json:"render_ms,omitempty"`
+	MIME    float64 `json:"mime_ms,omitempty"`
+	Send    float64 `json:"send_ms,omitempty"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Retryable reports whether the invocation should fail so that Lambda's
 // asynchronous retry sends the event again.
@@ -120,7 +137,7 @@ func (h *Handler) Handle(ctx context.Context, ev *Event) Result {
 		ClientID:  ev.CallerContext.ClientID,
 		Recipient: MaskEmail(email),
 	}
-	msgID, code, err := h.handle(ctx, ev, email)
+	msgID, code, err := h.handle(ctx, ev, email, &res.Stages)
 	res.MessageID = msgID
 	return h.finish(ctx, start, res, err, email, code)
 }
@@ -141,7 +158,7 @@ func EventKey(ev *Event) string {
 	return "v1:" + hex.EncodeToString(h.Sum(nil))
 }
 
-func (h *Handler) handle(ctx context.Context, ev *Event, email string) (msgID, code string, err error) {
+func (h *Handler) handle(ctx context.Context, ev *Event, email string, st *Stages) (msgID, code string, err error) {
 	trigger := ev.Trigger()
 	if !trigger.Known() {
 		return "", "", failure.Permanent("unknown_trigger", fmt.Errorf("trigger source %q is not a custom email sender trigger", truncate(ev.TriggerSource, 80)))
@@ -154,7 +171,10 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string) (msgID, c
 	}
 	if h.Deduper != nil {
 		key := EventKey(ev)
-		if err := h.Deduper.Claim(ctx, key); err != nil {
+		t0 := time.Now()
+		err := h.Deduper.Claim(ctx, key)
+		st.Claim = ms(time.Since(t0))
+		if err != nil {
 			if errors.Is(err, failure.ErrDuplicate) {
 				return "", "", err
 			}
@@ -180,7 +200,10 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string) (msgID, c
 		if ev.Ciphertext() == "" {
 			return "", "", failure.Permanent("code_missing", errors.New("the event carries no encrypted code"))
 		}
-		code, err = h.Decrypter.Decrypt(ctx, ev.Ciphertext(), ev.UserPoolID)
+		wctx, wait := timing.WithWait(ctx)
+		t0 := time.Now()
+		code, err = h.Decrypter.Decrypt(wctx, ev.Ciphertext(), ev.UserPoolID)
+		st.Decrypt, st.KMSWait = ms(time.Since(t0)), ms(wait.Total())
 		if err != nil {
 			return "", "", err
 		}
@@ -192,11 +215,13 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string) (msgID, c
 			return "", "", failure.Permanent("code_missing", errors.New("the decrypted code is empty"))
 		}
 	}
+	t0 := time.Now()
 	msg, err := h.Renderer.Render(renderData(ev, trigger, email, code))
+	st.Render = ms(time.Since(t0))
 	if err != nil {
 		return "", code, failure.Permanent("render_failed", err)
 	}
-	msgID, err = h.Sender.Send(ctx, send.Message{
+	out := send.Message{
 		To:      email,
 		Subject: msg.Subject,
 		HTML:    msg.HTML,
@@ -206,7 +231,16 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string) (msgID, c
 			"pool":        ev.UserPoolID,
 			"environment": h.Environment,
 		},
-	})
+	}
+	t0 = time.Now()
+	raw, err := h.Sender.Build(out)
+	st.MIME = ms(time.Since(t0))
+	if err != nil {
+		return "", code, err
+	}
+	t0 = time.Now()
+	msgID, err = h.Sender.Deliver(ctx, raw, out)
+	st.Send = ms(time.Since(t0))
 	return msgID, code, err
 }
 

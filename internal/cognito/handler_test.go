@@ -44,7 +44,14 @@ type fakeSender struct {
 	err  error
 }
 
-func (f *fakeSender) Send(_ context.Context, m send.Message) (string, error) {
+func (f *fakeSender) Build(m send.Message) ([]byte, error) {
+	if err := send.CheckRecipient(m.To); err != nil {
+		return nil, err
+	}
+	return []byte(m.Subject), nil
+}
+
+func (f *fakeSender) Deliver(_ context.Context, _ []byte, m send.Message) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {

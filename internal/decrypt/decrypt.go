@@ -32,6 +32,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/failure"
+	"github.com/Phenom-earth/phenom-mailer/internal/timing"
 )
 
 // PoolContextKey is the encryption context key Cognito sets to the pool id.
@@ -166,7 +167,9 @@ func (r *kmsRecorder) middleware(invocation context.Context) func(*middleware.St
 	return func(s *middleware.Stack) error {
 		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("phenomInvocationContext",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				start := time.Now()
 				out, md, err := next.HandleInitialize(linkedContext{Context: ctx, life: invocation}, in)
+				timing.AddWait(invocation, time.Since(start))
 				r.mu.Lock()
 				r.calls++
 				r.lastErr = err

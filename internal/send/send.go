@@ -102,6 +102,11 @@ func (s *Sender) Send(ctx context.Context, m Message) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return s.Deliver(ctx, raw, m)
+}
+
+// Deliver hands raw, built from m by Build, to the transport.
+func (s *Sender) Deliver(ctx context.Context, raw []byte, m Message) (string, error) {
 	return s.Transport.Deliver(ctx, raw, Envelope{From: s.From, To: m.To, Tags: m.Tags})
 }
 
