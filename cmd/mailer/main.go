@@ -4,6 +4,7 @@
 // it is a CLI:
 //
 //	mailer invoke --event FILE   run the same handler once on an event (- for stdin)
+//	mailer doctor [--json]       check that the live environment can send
 //	mailer help                  usage and the environment it reads
 //
 // Configuration comes from the environment (see `mailer help`).
@@ -34,6 +35,7 @@ import (
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
 	"github.com/Phenom-earth/phenom-mailer/internal/decrypt"
 	"github.com/Phenom-earth/phenom-mailer/internal/idempotency"
+	"github.com/Phenom-earth/phenom-mailer/internal/metrics"
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
 	"github.com/Phenom-earth/phenom-mailer/templates"
@@ -53,6 +55,9 @@ const usage = `usage:
                                (FILE "-" reads stdin); prints one JSON outcome line,
                                logs on stderr; exit 0 sent or duplicate, 3 refused,
                                4 retryable failure, 2 usage error
+  mailer doctor [--json]       check the live environment (SES account, From identity and
+                               DKIM, KMS keys, configuration set, idempotency table); exit 1
+                               with what to fix when something fails
   mailer help                  this text
 
 Under AWS Lambda (AWS_LAMBDA_RUNTIME_API set) the binary serves the trigger.
@@ -96,6 +101,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch args[0] {
 	case "invoke":
 		return runInvoke(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage, envDoc)
 		return nil
@@ -125,6 +132,7 @@ func runLambda(ctx context.Context, getenv func(string) string, stdout io.Writer
 		ctx, cancel := reserveTime(ctx, lambdaReserve)
 		defer cancel()
 		res := h.HandleJSON(ctx, event)
+		writeMetrics(stdout, res)
 		if res.Retryable() {
 			return fmt.Errorf("%s: %s", res.Outcome, res.Reason)
 		}
@@ -187,6 +195,7 @@ func runInvoke(ctx context.Context, args []string, getenv func(string) string, s
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	res := h.HandleJSON(ctx, data)
+	writeMetrics(stderr, res)
 	if err := json.NewEncoder(stdout).Encode(res); err != nil {
 		return err
 	}
@@ -278,6 +287,16 @@ func logStart(ctx context.Context, logger *slog.Logger, cfg Config) {
 			slog.String("warning", "no MAILER_IDEMPOTENCY_TABLE: duplicates are possible (a repeated delivery of the same event sends again)"))
 	}
 	logger.LogAttrs(ctx, slog.LevelInfo, "mailer ready", attrs...)
+}
+
+// writeMetrics writes the invocation's CloudWatch EMF record: to stdout in
+// Lambda (CloudWatch Logs extracts it), to stderr under `mailer invoke` so
+// that stdout stays one outcome line.
+func writeMetrics(w io.Writer, res cognito.Result) {
+	_ = metrics.Write(w, metrics.Record{
+		Outcome: res.Outcome, Reason: res.Reason, Trigger: res.Trigger, Pool: res.Pool,
+		LatencyMS: res.DurationMS, Time: time.Now(),
+	})
 }
 
 // newLogger logs JSON to w, with Lambda's key names and the request id of

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/doctor"
+	"github.com/Phenom-earth/phenom-mailer/internal/send"
+)
+
+// runDoctor checks the live environment the configuration points at.
+func runDoctor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	timeout := fs.Duration("timeout", 20*time.Second, "bound on all checks")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: mailer doctor [--json] [--timeout 20s]\n\nChecks the SES account, the From identity and its DKIM, each KMS key, the\nconfiguration set and the idempotency table the environment names.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return &exitError{exitUsage, errors.New("")}
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return &exitError{exitUsage, err}
+	}
+	from, err := send.ParseFrom(cfg.From)
+	if err != nil {
+		return &exitError{exitUsage, err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("aws config: %w", err)
+	}
+	report := doctor.Run(ctx, doctor.Config{
+		FromDomain:       send.Domain(from.Address),
+		KeyARNs:          cfg.KMSKeyARNs,
+		ConfigurationSet: cfg.ConfigurationSet,
+		IdempotencyTable: cfg.IdempotencyTable,
+		SES:              sesv2.NewFromConfig(awsCfg),
+		KMS:              kms.NewFromConfig(awsCfg),
+		Dynamo:           dynamodb.NewFromConfig(awsCfg),
+	})
+	if *asJSON {
+		err = report.WriteJSON(stdout)
+	} else {
+		err = report.WriteTable(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if !report.OK {
+		return &exitError{exitSetup, errors.New("")}
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+// Package metrics writes one CloudWatch Embedded Metric Format record per
+// invocation, so that dashboards and alarms need no agent: CloudWatch Logs
+// turns the JSON line into metrics in namespace Phenom/Mailer.
+//
+// Metrics: Invocations (Count) and Latency (Milliseconds), with the
+// dimension sets [Outcome], [Trigger, Outcome] and [Pool, Outcome]. Reason
+// travels as a plain property (searchable in Logs Insights, not a
+// dimension, to keep metric cardinality small).
+package metrics
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+)
+
+// Namespace of every metric.
+const Namespace = "Phenom/Mailer"
+
+// Record is one invocation's figures.
+type Record struct {
+	Outcome   string
+	Reason    string
+	Trigger   string
+	Pool      string
+	LatencyMS float64
+	Time      time.Time
+}
+
+type emfMetric struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}
+
+type emfDirective struct {
+	Namespace  string      `json:"Namespace"`
+	Dimensions [][]string  `json:"Dimensions"`
+	Metrics    []emfMetric `json:"Metrics"`
+}
+
+type emfMeta struct {
+	Timestamp         int64          `json:"Timestamp"`
+	CloudWatchMetrics []emfDirective `json:"CloudWatchMetrics"`
+}
+
+type emfLine struct {
+	AWS         emfMeta `json:"_aws"`
+	Outcome     string  `json:"Outcome"`
+	Trigger     string  `json:"Trigger"`
+	Pool        string  `json:"Pool"`
+	Reason      string  `json:"Reason,omitempty"`
+	Invocations int     `json:"Invocations"`
+	Latency     float64 `json:"Latency"`
+}
+
+// Write writes r as one EMF JSON line.
+func Write(w io.Writer, r Record) error {
+	orDash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	line := emfLine{
+		AWS: emfMeta{
+			Timestamp: r.Time.UnixMilli(),
+			CloudWatchMetrics: []emfDirective{{
+				Namespace:  Namespace,
+				Dimensions: [][]string{{"Outcome"}, {"Trigger", "Outcome"}, {"Pool", "Outcome"}},
+				Metrics:    []emfMetric{{"Invocations", "Count"}, {"Latency", "Milliseconds"}},
+			}},
+		},
+		Outcome:     orDash(r.Outcome),
+		Trigger:     orDash(r.Trigger),
+		Pool:        orDash(r.Pool),
+		Reason:      r.Reason,
+		Invocations: 1,
+		Latency:     r.LatencyMS,
+	}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
