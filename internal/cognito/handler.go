@@ -172,13 +172,13 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, st *Stage
 	if h.Deduper != nil {
 		key := EventKey(ev)
 		t0 := time.Now()
-		err := h.Deduper.Claim(ctx, key)
+		cerr := h.Deduper.Claim(ctx, key)
 		st.Claim = ms(time.Since(t0))
-		if err != nil {
-			if errors.Is(err, failure.ErrDuplicate) {
-				return "", "", err
+		if cerr != nil {
+			if errors.Is(cerr, failure.ErrDuplicate) {
+				return "", "", cerr
 			}
-			return "", "", failure.Retryable("idempotency_unavailable", err)
+			return "", "", failure.Retryable("idempotency_unavailable", cerr)
 		}
 		defer func() {
 			// The invocation's deadline may have passed (that may be why

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -338,5 +339,50 @@ func TestDisplay(t *testing.T) {
 		if got := display(in); got != want {
 			t.Errorf("display(%.20q) = %.30q, want %.30q", in, got, want)
 		}
+	}
+}
+
+type fakeDeduper struct {
+	claimed, sent, released []string
+	claimErr                error
+}
+
+func (d *fakeDeduper) Claim(_ context.Context, k string) error {
+	d.claimed = append(d.claimed, k)
+	return d.claimErr
+}
+func (d *fakeDeduper) Sent(_ context.Context, k, _ string) error {
+	d.sent = append(d.sent, k)
+	return nil
+}
+func (d *fakeDeduper) Release(_ context.Context, k string) error {
+	d.released = append(d.released, k)
+	return nil
+}
+
+func TestDeduperSettlesEveryClaim(t *testing.T) {
+	f := newFixture(t)
+	d := &fakeDeduper{}
+	f.h.Deduper = d
+	if res := f.h.Handle(context.Background(), event(TriggerSignUp, "ct-code", nil)); res.Outcome != OutcomeSent {
+		t.Fatal(res)
+	}
+	if len(d.sent) != 1 || len(d.released) != 0 {
+		t.Fatalf("after a send: sent %d, released %d", len(d.sent), len(d.released))
+	}
+	f.snd.err = failure.Retryable("ses_throttled", errors.New("slow down"))
+	if res := f.h.Handle(context.Background(), event(TriggerSignUp, "ct-other", nil)); res.Outcome == OutcomeSent {
+		t.Fatal(res)
+	}
+	if len(d.sent) != 1 || len(d.released) != 1 {
+		t.Fatalf("after a failed send: sent %d, released %d; a failed claim must be released, never marked sent", len(d.sent), len(d.released))
+	}
+	d.claimErr = fmt.Errorf("wrapped: %w", failure.ErrDuplicate)
+	res := f.h.Handle(context.Background(), event(TriggerSignUp, "ct-code", nil))
+	if res.Outcome != OutcomeDuplicate || len(d.released) != 1 {
+		t.Fatalf("duplicate: %+v, released %d", res, len(d.released))
+	}
+	if EventKey(event(TriggerSignUp, "ct-code", nil)) == EventKey(event(TriggerSignUp, "ct-other", nil)) {
+		t.Error("two ciphertexts share a key")
 	}
 }
