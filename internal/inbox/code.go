@@ -1,0 +1,119 @@
+package inbox
+
+import (
+	"html"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Where a code was found (Extraction fields).
+const (
+	CodeFound     = "found"
+	CodeMissing   = "missing"
+	CodeAmbiguous = "ambiguous"
+	CodeMatch     = "match"
+	CodeMismatch  = "mismatch"
+	CodeAbsent    = "absent"
+)
+
+// Extraction is the result of ExtractCode.
+type Extraction struct {
+	// Code is the labelled code of the text part, when Text is CodeFound.
+	Code string
+	// Text is CodeFound, CodeMissing or CodeAmbiguous.
+	Text string
+	// HTML is CodeMatch (the HTML part shows the code), CodeMismatch (it
+	// does not, or labels another), or CodeAbsent (no HTML part).
+	HTML string
+	// Link is CodeMatch (every reset link's code parameter is the code),
+	// CodeMismatch, or CodeAbsent (no link with a code parameter).
+	Link string
+	// ResetLink is the first link with a code parameter (text part first).
+	ResetLink string
+}
+
+// labelled finds a code on its labelled line: the mailer's "Your code:
+// 123456", the common "... code: 123456", and Cognito's default "Your
+// password reset code is 123456". Codes are six digits, standing alone.
+var labelled = regexp.MustCompile(`(?i)\bcode(?:\s+is)?\s*:?[ \t]*([0-9]{6})(?:[^0-9A-Za-z]|$)`)
+
+var (
+	tags     = regexp.MustCompile(`(?s)<(?:style|script)\b.*?</(?:style|script)\s*>|<!--.*?-->|<[^>]*>`)
+	sixDigit = regexp.MustCompile(`(?:^|[^0-9])([0-9]{6})(?:[^0-9]|$)`)
+	textURL  = regexp.MustCompile(`https?://[^\s<>"']+`)
+	hrefURL  = regexp.MustCompile(`(?i)href\s*=\s*(?:"([^"]*)"|'([^']*)')`)
+)
+
+const maxScan = 1 << 20
+
+// ExtractCode takes the code from the text part's labelled line and
+// cross-checks it with the HTML part and the reset links.
+func ExtractCode(text, htmlPart string) Extraction {
+	if len(text) > maxScan {
+		text = text[:maxScan]
+	}
+	if len(htmlPart) > maxScan {
+		htmlPart = htmlPart[:maxScan]
+	}
+	ex := Extraction{Text: CodeMissing, HTML: CodeAbsent, Link: CodeAbsent}
+	codes := map[string]bool{}
+	for _, line := range strings.Split(text, "\n") {
+		for _, m := range labelled.FindAllStringSubmatch(line, -1) {
+			codes[m[1]] = true
+		}
+	}
+	switch len(codes) {
+	case 0:
+		return ex
+	case 1:
+		for c := range codes {
+			ex.Code = c
+		}
+		ex.Text = CodeFound
+	default:
+		ex.Text = CodeAmbiguous
+		return ex
+	}
+
+	if strings.TrimSpace(htmlPart) != "" {
+		visible := html.UnescapeString(tags.ReplaceAllString(htmlPart, " "))
+		ex.HTML = CodeMismatch
+		for _, m := range sixDigit.FindAllStringSubmatch(visible, -1) {
+			if m[1] == ex.Code {
+				ex.HTML = CodeMatch
+				break
+			}
+		}
+		// A labelled code in the HTML must be the same one.
+		for _, m := range labelled.FindAllStringSubmatch(visible, -1) {
+			if m[1] != ex.Code {
+				ex.HTML = CodeMismatch
+			}
+		}
+	}
+
+	var links []string
+	links = append(links, textURL.FindAllString(text, 50)...)
+	for _, m := range hrefURL.FindAllStringSubmatch(htmlPart, 50) {
+		links = append(links, html.UnescapeString(m[1]+m[2]))
+	}
+	for _, l := range links {
+		u, err := url.Parse(strings.TrimRight(l, ".,;)"))
+		if err != nil {
+			continue
+		}
+		q := u.Query()
+		if !q.Has("code") {
+			continue
+		}
+		if ex.ResetLink == "" {
+			ex.ResetLink = u.String()
+			ex.Link = CodeMatch
+		}
+		if q.Get("code") != ex.Code || len(q["code"]) != 1 {
+			ex.Link = CodeMismatch
+		}
+	}
+	return ex
+}
