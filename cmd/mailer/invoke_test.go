@@ -78,6 +78,9 @@ func TestInvokeEveryTrigger(t *testing.T) {
 			if res.MessageID == "" || res.Trigger != trigger || res.Pool != standin.StagingPool || res.Recipient != email[:1]+"***@thephenom.app" {
 				t.Errorf("outcome = %+v", res)
 			}
+			if !strings.Contains(logs, `"_aws":{"Timestamp":`) || !strings.Contains(logs, `"Outcome":"sent","Trigger":"`+trigger+`"`) {
+				t.Error("no CloudWatch EMF record for the invocation on stderr")
+			}
 			assertNoSecrets(t, "logs", logs, code, email, "Tmp&lt;Pass")
 			assertNoSecrets(t, "logs", logs, env.GetHeader("Subject")) // no rendered content in logs
 		})

@@ -412,6 +412,10 @@ func fixSESResponse(resp *http.Response) error {
 	isGet := r.Method == http.MethodGet && strings.HasPrefix(path, "/v2/email/identities/") &&
 		!strings.Contains(strings.TrimPrefix(path, "/v2/email/identities/"), "/")
 	isCreate := r.Method == http.MethodPost && strings.TrimSuffix(path, "/") == "/v2/email/identities"
+	isConfigSet := r.Method == http.MethodGet && strings.HasPrefix(path, "/v2/email/configuration-sets/")
+	if isConfigSet {
+		return fixConfigurationSet(resp)
+	}
 	if !isGet && !isCreate {
 		return nil
 	}
@@ -451,4 +455,47 @@ func parseMotoTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("standin: unparsed moto time %q", s)
+}
+
+// fixConfigurationSet corrects moto's GetConfigurationSet answer, where
+// members that SES sends as booleans (SendingOptions.SendingEnabled,
+// ReputationOptions.ReputationMetricsEnabled, ...) come back as objects,
+// which the AWS SDK for Go v2 cannot decode: objects in boolean members are
+// dropped.
+func fixConfigurationSet(resp *http.Response) error {
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err == nil {
+		bools := map[string][]string{
+			"SendingOptions":     {"SendingEnabled"},
+			"ReputationOptions":  {"ReputationMetricsEnabled"},
+			"VdmOptions":         nil,
+			"SuppressionOptions": nil,
+		}
+		for section, members := range bools {
+			sec, ok := doc[section].(map[string]any)
+			if !ok {
+				if _, present := doc[section]; present {
+					delete(doc, section)
+				}
+				continue
+			}
+			for _, m := range members {
+				if _, isBool := sec[m].(bool); !isBool {
+					delete(sec, m)
+				}
+			}
+		}
+		if fixed, err := json.Marshal(doc); err == nil {
+			body = fixed
+		}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return nil
 }
