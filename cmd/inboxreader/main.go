@@ -1,0 +1,463 @@
+// Command inboxreader reads a reset mail from the copy of a test account's
+// inbox that SES inbound keeps (or an IMAP mailbox, or a Maildir), trusts it
+// only when DKIM proves it came from the expected sender's domain, and can
+// run a whole password reset round trip against a user pool.
+//
+//	inboxreader read      --source SRC --to ADDRESS [--from ADDRESS] [--since DURATION|RFC3339] [--wait DURATION] [--json]
+//	inboxreader roundtrip --user-pool-id POOL --client-id ID --username USER --source SRC [--auth srp|password] [--timeout DURATION] [--json]
+//	inboxreader help
+//
+// Exit codes: 0 success, 2 usage error, 3 no matching mail in time,
+// 4 untrusted mail, 5 a Cognito error, 1 anything else.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/inbox"
+	"github.com/Phenom-earth/phenom-mailer/internal/reset"
+)
+
+// Exit codes.
+const (
+	exitOK        = 0
+	exitOther     = 1
+	exitUsage     = 2
+	exitNoMail    = 3
+	exitUntrusted = 4
+	exitCognito   = 5
+)
+
+const usage = `usage:
+  inboxreader read --source SRC --to ADDRESS [--from ADDRESS] [--since DURATION|RFC3339]
+                   [--wait DURATION] [--resolver HOST:PORT] [--json]
+      find the newest mail to ADDRESS from the expected sender, check it, print the
+      code, the reset link and the verdicts. Without --wait it looks once.
+
+  inboxreader roundtrip --user-pool-id POOL --client-id ID --username USER --source SRC
+                   [--to ADDRESS] [--auth srp|password] [--timeout DURATION]
+                   [--client-secret-env NAME] [--resolver HOST:PORT] [--json] [--show-password]
+      ForgotPassword, wait for the mail that arrived after the request, check and read
+      it, ConfirmForgotPassword with a fresh strong password, sign in with it
+      (USER_SRP_AUTH by default), and check the ID token's email claim.
+
+  inboxreader help
+
+Sources:
+  s3://BUCKET/PREFIX               what an SES receipt rule's S3 action wrote (newest first)
+  imaps://USER@HOST[:PORT]/MAILBOX IMAP over TLS (WorkMail: imap.mail.us-east-1.awsapps.com);
+  imap://USER@HOST[:PORT]/MAILBOX  plain IMAP (loopback test servers only); the password
+                                   comes from INBOX_IMAP_PASSWORD, never the command line
+  maildir:PATH                     a Maildir (new/, cur/) or a folder of .eml files
+
+Trust: only mail whose From is --from (default noreply@thephenom.app) counts; it must
+carry a passing DKIM signature with d= that domain (d=amazonses.com alone is not enough),
+and SES verdict headers, when present, must say PASS. --resolver sends the DKIM key
+lookups to that DNS server.
+
+Exit codes: 0 success, 2 usage error, 3 no matching mail in time, 4 untrusted mail,
+5 a Cognito error (CodeMismatch, ExpiredCode, InvalidPassword, LimitExceeded,
+TooManyFailedAttempts, UserNotFound, ...), 1 anything else.
+
+Environment: INBOX_IMAP_PASSWORD; the client secret from the variable --client-secret-env
+names; AWS_REGION, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER and the
+other AWS SDK variables (with a custom S3 endpoint, S3 is addressed path-style).
+`
+
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, a ...any) error {
+	return &exitError{exitUsage, fmt.Errorf(format, a...)}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "inboxreader:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+func exitCode(err error) int {
+	var ee *exitError
+	var ce *reset.CognitoError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ce):
+		return exitCognito
+	case errors.Is(err, inbox.ErrUntrusted):
+		return exitUntrusted
+	case errors.Is(err, inbox.ErrNoMatch):
+		return exitNoMail
+	}
+	return exitOther
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageErr("no command given")
+	}
+	switch args[0] {
+	case "read":
+		return runRead(ctx, args[1:], getenv, stdout, stderr)
+	case "roundtrip":
+		return runRoundTrip(ctx, args[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return usageErr("unknown command %q", args[0])
+}
+
+// common flags of read and roundtrip.
+type common struct {
+	source, from, resolver string
+	json                   bool
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.source, "source", "", "s3://BUCKET/PREFIX, imaps://USER@HOST/MAILBOX, imap://USER@HOST/MAILBOX or maildir:PATH")
+	fs.StringVar(&c.from, "from", inbox.DefaultFrom, "the expected sender address")
+	fs.StringVar(&c.resolver, "resolver", "", "HOST:PORT of the DNS server for DKIM key lookups (default: the system's)")
+	fs.BoolVar(&c.json, "json", false, "print a JSON report")
+}
+
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return &exitError{exitUsage, errors.New("help requested")}
+		}
+		return usageErr("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// wiring builds the source and the DKIM lookup from the flags.
+func (c *common) wiring(ctx context.Context, getenv func(string) string) (inbox.Source, func(context.Context, string) ([]string, error), func(), error) {
+	if c.source == "" {
+		return nil, nil, nil, usageErr("--source is required")
+	}
+	if !strings.Contains(c.from, "@") {
+		return nil, nil, nil, usageErr("--from must be an address")
+	}
+	spec, err := inbox.ParseSpec(c.source)
+	if err != nil {
+		return nil, nil, nil, &exitError{exitUsage, err}
+	}
+	var lookup func(context.Context, string) ([]string, error)
+	if c.resolver != "" {
+		if lookup, err = inbox.Resolver(c.resolver); err != nil {
+			return nil, nil, nil, &exitError{exitUsage, err}
+		}
+	}
+	closer := func() {}
+	var src inbox.Source
+	switch spec.Kind {
+	case inbox.KindMaildir:
+		src = &inbox.Maildir{Path: spec.Path}
+	case inbox.KindIMAP, inbox.KindIMAPS:
+		pw := getenv("INBOX_IMAP_PASSWORD")
+		if pw == "" {
+			return nil, nil, nil, usageErr("an IMAP source needs the password in INBOX_IMAP_PASSWORD")
+		}
+		m := &inbox.IMAP{Addr: spec.Addr, TLS: spec.Kind == inbox.KindIMAPS, User: spec.User, Password: pw, Mailbox: spec.Mailbox}
+		src, closer = m, func() { m.Close() }
+	case inbox.KindS3:
+		cfg, err := awsConfig(ctx, getenv, "")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		pathStyle := getenv("AWS_ENDPOINT_URL_S3") != "" || getenv("AWS_ENDPOINT_URL") != ""
+		client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle })
+		src = &inbox.S3{Client: client, Bucket: spec.Bucket, Prefix: spec.Prefix}
+	}
+	return src, lookup, closer, nil
+}
+
+func awsConfig(ctx context.Context, getenv func(string) string, pool string) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if getenv("AWS_REGION") == "" && getenv("AWS_DEFAULT_REGION") == "" {
+		if region, _, ok := strings.Cut(pool, "_"); ok {
+			opts = append(opts, awsconfig.WithRegion(region))
+		}
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("aws config: %w", err)
+	}
+	return cfg, nil
+}
+
+// parseSince takes a duration (that long ago) or an RFC 3339 instant.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q is neither a duration nor an RFC 3339 time", s)
+}
+
+type readReport struct {
+	Command  string         `json:"command"`
+	Source   string         `json:"source"`
+	To       string         `json:"to"`
+	From     string         `json:"from"`
+	Since    *time.Time     `json:"since,omitempty"`
+	Outcome  string         `json:"outcome"`
+	Error    string         `json:"error,omitempty"`
+	Code     string         `json:"code,omitempty"`
+	Mail     *inbox.Verdict `json:"mail,omitempty"`
+	Stages   []reset.Stage  `json:"stages"`
+	TotalMS  float64        `json:"total_ms"`
+	ExitCode int            `json:"exit_code"`
+}
+
+func runRead(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("read", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	to := fs.String("to", "", "the recipient address (required)")
+	since := fs.String("since", "", "only mail received after this: a duration ago (15m) or an RFC 3339 time")
+	wait := fs.Duration("wait", 0, "keep looking this long (default: look once)")
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if *to == "" || !strings.Contains(*to, "@") {
+		return usageErr("--to ADDRESS is required")
+	}
+	start := time.Now()
+	sinceT, err := parseSince(*since, start)
+	if err != nil {
+		return &exitError{exitUsage, err}
+	}
+	src, lookup, closeSrc, err := c.wiring(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer closeSrc()
+
+	rep := &readReport{Command: "read", Source: src.String(), To: *to, From: c.from, Stages: []reset.Stage{}}
+	if !sinceT.IsZero() {
+		rep.Since = &sinceT
+	}
+	out := newPrinter(stdout, c.json)
+	out.line("source", src.String())
+	q := inbox.Query{To: *to, From: c.from, Since: sinceT}
+	t0 := time.Now()
+	var m inbox.Message
+	if *wait > 0 {
+		wctx, cancel := context.WithTimeout(ctx, *wait)
+		m, err = inbox.Wait(wctx, src, q, inbox.DefaultBackoff)
+		cancel()
+	} else {
+		m, err = inbox.Find(ctx, src, q)
+	}
+	rep.addStage(out, "find_mail", t0, err, func() string {
+		return fmt.Sprintf("%s, received %s", m.ID, m.Received.UTC().Format(time.RFC3339))
+	})
+	var v *inbox.Verdict
+	if err == nil {
+		t0 = time.Now()
+		v, err = inbox.Check(ctx, m, inbox.Policy{From: c.from, LookupTXT: lookup})
+		rep.Mail = v
+		rep.addStage(out, "check_mail", t0, err, func() string { return "trusted" })
+		out.verdict(v)
+		if err == nil {
+			rep.Code = v.Code
+			out.line("code", v.Code)
+			if v.ResetLink != "" {
+				out.line("link", v.ResetLink)
+			}
+		}
+	}
+	rep.TotalMS = msSince(start)
+	rep.ExitCode = exitCode(err)
+	rep.Outcome = outcome(err)
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	out.json(rep)
+	return err
+}
+
+func outcome(err error) string {
+	switch exitCode(err) {
+	case exitOK:
+		return "ok"
+	case exitNoMail:
+		return "no_mail"
+	case exitUntrusted:
+		return "untrusted"
+	case exitCognito:
+		return "cognito_error"
+	}
+	return "error"
+}
+
+func (r *readReport) addStage(p *printer, name string, t0 time.Time, err error, detail func() string) {
+	s := reset.Stage{Name: name, OK: err == nil, DurationMS: msSince(t0)}
+	if err != nil {
+		s.Detail = err.Error()
+	} else {
+		s.Detail = detail()
+	}
+	r.Stages = append(r.Stages, s)
+	p.stage(s)
+}
+
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+
+type roundTripReport struct {
+	Command string `json:"command"`
+	Source  string `json:"source"`
+	Pool    string `json:"user_pool_id"`
+	Client  string `json:"client_id"`
+	User    string `json:"username"`
+	*reset.Report
+	Outcome  string `json:"outcome"`
+	Error    string `json:"error,omitempty"`
+	Password string `json:"new_password,omitempty"`
+	ExitCode int    `json:"exit_code"`
+}
+
+func runRoundTrip(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("roundtrip", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	pool := fs.String("user-pool-id", "", "the user pool id (required for SRP)")
+	client := fs.String("client-id", "", "the app client id (required)")
+	username := fs.String("username", "", "the user name (required)")
+	to := fs.String("to", "", "the address the mail goes to (default: the username, when it is an address)")
+	auth := fs.String("auth", reset.AuthSRP, "sign-in flow: srp (USER_SRP_AUTH) or password (USER_PASSWORD_AUTH)")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the mail")
+	secretEnv := fs.String("client-secret-env", "", "name of the environment variable holding the app client secret")
+	showPassword := fs.Bool("show-password", false, "print the new password")
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	switch {
+	case *client == "":
+		return usageErr("--client-id is required")
+	case *username == "":
+		return usageErr("--username is required")
+	case *auth != reset.AuthSRP && *auth != reset.AuthPassword:
+		return usageErr("--auth must be srp or password")
+	case *auth == reset.AuthSRP && *pool == "":
+		return usageErr("--auth srp needs --user-pool-id")
+	case *timeout <= 0:
+		return usageErr("--timeout must be positive")
+	}
+	email := *to
+	if email == "" && strings.Contains(*username, "@") {
+		email = *username
+	}
+	if email == "" {
+		return usageErr("--to ADDRESS is required when the username is not an address")
+	}
+	secret := ""
+	if *secretEnv != "" {
+		if secret = getenv(*secretEnv); secret == "" {
+			return usageErr("--client-secret-env %s: the variable is empty", *secretEnv)
+		}
+	}
+	src, lookup, closeSrc, err := c.wiring(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer closeSrc()
+	cfg, err := awsConfig(ctx, getenv, *pool)
+	if err != nil {
+		return err
+	}
+	cog := cip.NewFromConfig(cfg, func(o *cip.Options) { o.Retryer = noLimitRetries() })
+
+	out := newPrinter(stdout, c.json)
+	out.line("source", src.String())
+	out.line("user", *username+" in "+*pool+" (client "+*client+")")
+	rep, err := reset.Run(ctx, reset.Config{
+		Cognito: cog, PoolID: *pool, ClientID: *client, ClientSecret: secret,
+		Username: *username, Email: email, Auth: *auth,
+		Source: src, From: c.from, LookupTXT: lookup, Timeout: *timeout,
+		Progress: out.stage,
+	})
+	if rep == nil {
+		return &exitError{exitUsage, err}
+	}
+	if rep.Mail != nil {
+		out.verdict(rep.Mail)
+	}
+	jr := &roundTripReport{Command: "roundtrip", Source: src.String(), Pool: *pool, Client: *client, User: *username, Report: rep,
+		Outcome: outcome(err), ExitCode: exitCode(err)}
+	if err != nil {
+		jr.Error = err.Error()
+	} else {
+		out.line("result", fmt.Sprintf("round trip ok in %.0f ms; signed in as %s", rep.TotalMS, rep.EmailClaim))
+		if *showPassword {
+			jr.Password = rep.NewPassword
+			out.line("password", rep.NewPassword)
+		} else {
+			out.line("password", "set, not shown (--show-password prints it)")
+		}
+	}
+	out.json(jr)
+	return err
+}
+
+// noLimitRetries retries transient failures but never LimitExceeded or
+// TooManyFailedAttempts (the SDK counts LimitExceededException as
+// throttling): a retry there only deepens the lockout.
+func noLimitRetries() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 3
+		o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+			var ae smithy.APIError
+			if errors.As(err, &ae) {
+				switch ae.ErrorCode() {
+				case "LimitExceededException", "TooManyFailedAttemptsException", "CodeMismatchException", "ExpiredCodeException":
+					return aws.FalseTernary
+				}
+			}
+			return aws.UnknownTernary
+		})}, o.Retryables...)
+	})
+}

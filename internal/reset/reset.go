@@ -1,0 +1,466 @@
+// Package reset runs a whole password reset as a user would:
+// ForgotPassword, wait for the mail that arrived after the request, check
+// and read it (package inbox), ConfirmForgotPassword with a fresh strong
+// password, sign in with that password (USER_SRP_AUTH by default, or
+// USER_PASSWORD_AUTH), and verify the ID token's email claim.
+//
+// The new password lives only in the Report (never in JSON, never in an
+// error); codes and passwords never reach an error message.
+package reset
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/inbox"
+	"github.com/Phenom-earth/phenom-mailer/internal/srp"
+)
+
+// Cognito is the part of the Cognito user pools client a round trip calls.
+type Cognito interface {
+	ForgotPassword(ctx context.Context, in *cip.ForgotPasswordInput, opts ...func(*cip.Options)) (*cip.ForgotPasswordOutput, error)
+	ConfirmForgotPassword(ctx context.Context, in *cip.ConfirmForgotPasswordInput, opts ...func(*cip.Options)) (*cip.ConfirmForgotPasswordOutput, error)
+	InitiateAuth(ctx context.Context, in *cip.InitiateAuthInput, opts ...func(*cip.Options)) (*cip.InitiateAuthOutput, error)
+	RespondToAuthChallenge(ctx context.Context, in *cip.RespondToAuthChallengeInput, opts ...func(*cip.Options)) (*cip.RespondToAuthChallengeOutput, error)
+}
+
+// Auth flows.
+const (
+	AuthSRP      = "srp"
+	AuthPassword = "password"
+)
+
+// Stage names, in order.
+const (
+	StageForgot  = "forgot_password"
+	StageMail    = "wait_for_mail"
+	StageConfirm = "confirm_forgot_password"
+	StageSignIn  = "sign_in"
+	StageToken   = "check_id_token"
+)
+
+// Config is one round trip.
+type Config struct {
+	Cognito      Cognito
+	PoolID       string // required for SRP
+	ClientID     string
+	ClientSecret string // "" when the app client has none
+	Username     string
+	// Email is the address the mail goes to and the ID token must carry.
+	Email string
+	Auth  string // AuthSRP (default) or AuthPassword
+
+	Source inbox.Source
+	// From is the expected sender (inbox.DefaultFrom when empty).
+	From      string
+	LookupTXT func(ctx context.Context, name string) ([]string, error)
+	Skew      time.Duration
+	Backoff   inbox.Backoff
+	// Timeout bounds the wait for the mail (the whole run is bounded by ctx).
+	Timeout time.Duration
+
+	// Progress, when set, is told of each stage as it ends.
+	Progress func(Stage)
+	// Now and Rand are seams for tests (time.Now and crypto/rand when nil).
+	Now  func() time.Time
+	Rand io.Reader
+}
+
+// Stage is one step's outcome.
+type Stage struct {
+	Name       string  `json:"name"`
+	OK         bool    `json:"ok"`
+	DurationMS float64 `json:"duration_ms"`
+	Detail     string  `json:"detail,omitempty"`
+}
+
+// Report is what a round trip did.
+type Report struct {
+	Stages []Stage `json:"stages"`
+	// Destination is the masked address Cognito said it sent the code to.
+	Destination string         `json:"destination,omitempty"`
+	Requested   time.Time      `json:"requested_at"`
+	Mail        *inbox.Verdict `json:"mail,omitempty"`
+	EmailClaim  string         `json:"email_claim,omitempty"`
+	Auth        string         `json:"auth"`
+	TotalMS     float64        `json:"total_ms"`
+	// NewPassword is the password set; never marshalled.
+	NewPassword string `json:"-"`
+}
+
+// CognitoError is a Cognito API error, named as the reset page names them
+// (CodeMismatch, ExpiredCode, InvalidPassword, LimitExceeded,
+// TooManyFailedAttempts, UserNotFound, ...).
+type CognitoError struct {
+	Op   string // the API operation
+	Name string // the exception name without "Exception"
+	// Message is Cognito's message (it never holds a code or a password).
+	Message string
+	Err     error
+}
+
+func (e *CognitoError) Error() string {
+	msg := fmt.Sprintf("cognito %s: %s", e.Op, e.Name)
+	if hint := hints[e.Name]; hint != "" {
+		msg += ": " + hint
+	} else if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return msg
+}
+
+func (e *CognitoError) Unwrap() error { return e.Err }
+
+var hints = map[string]string{
+	"LimitExceeded":         "Cognito limits reset requests per user (about 5, then a wait of up to an hour); not retrying. Wait before the next run, or use another test user",
+	"TooManyFailedAttempts": "too many wrong codes for this user; not retrying. Wait before the next run",
+	"TooManyRequests":       "Cognito throttled the call; try again later",
+	"CodeMismatch":          "Cognito rejected the code from the mail",
+	"ExpiredCode":           "the code from the mail has expired (or a newer request replaced it)",
+	"InvalidPassword":       "the generated password does not meet the pool's password policy",
+	"UserNotFound":          "no such user in the pool",
+}
+
+func cognitoError(op string, err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		name := strings.TrimSuffix(ae.ErrorCode(), "Exception")
+		return &CognitoError{Op: op, Name: name, Message: clip(ae.ErrorMessage()), Err: err}
+	}
+	return fmt.Errorf("cognito %s: %w", op, err)
+}
+
+func clip(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "…"
+	}
+	return s
+}
+
+// Run performs the round trip. On failure the Report holds the stages done
+// so far and the error says which failed: *CognitoError, an error wrapping
+// inbox.ErrNoMatch (no mail in time) or inbox.ErrUntrusted.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	if cfg.Auth == "" {
+		cfg.Auth = AuthSRP
+	}
+	if cfg.Auth != AuthSRP && cfg.Auth != AuthPassword {
+		return nil, fmt.Errorf("unknown auth %q (srp or password)", cfg.Auth)
+	}
+	if cfg.Auth == AuthSRP && cfg.PoolID == "" {
+		return nil, errors.New("srp sign-in needs the user pool id")
+	}
+	if cfg.Email == "" {
+		return nil, errors.New("the recipient address is unknown: give it, or use an address as the username")
+	}
+	rep := &Report{Auth: cfg.Auth, Stages: []Stage{}}
+	start := now()
+	defer func() { rep.TotalMS = ms(now().Sub(start)) }()
+	stage := func(name string, t0 time.Time, err error, detail string) {
+		s := Stage{Name: name, OK: err == nil, DurationMS: ms(now().Sub(t0)), Detail: detail}
+		if err != nil && detail == "" {
+			s.Detail = err.Error()
+		}
+		rep.Stages = append(rep.Stages, s)
+		if cfg.Progress != nil {
+			cfg.Progress(s)
+		}
+	}
+
+	// 1. ForgotPassword. Only mail received after this instant counts.
+	rep.Requested = now()
+	t0 := rep.Requested
+	fp, err := cfg.Cognito.ForgotPassword(ctx, &cip.ForgotPasswordInput{
+		ClientId:   aws.String(cfg.ClientID),
+		Username:   aws.String(cfg.Username),
+		SecretHash: cfg.secretHash(cfg.Username),
+	})
+	if err != nil {
+		err = cognitoError("ForgotPassword", err)
+		stage(StageForgot, t0, err, "")
+		return rep, err
+	}
+	if d := fp.CodeDeliveryDetails; d != nil {
+		rep.Destination = aws.ToString(d.Destination)
+		if d.DeliveryMedium != ciptypes.DeliveryMediumTypeEmail && d.DeliveryMedium != "" {
+			err := fmt.Errorf("cognito sent the code by %s, not email", d.DeliveryMedium)
+			stage(StageForgot, t0, err, "")
+			return rep, err
+		}
+	}
+	stage(StageForgot, t0, nil, "code sent to "+rep.Destination)
+
+	// 2. The mail.
+	t0 = now()
+	wctx := ctx
+	if cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
+		defer cancel()
+	}
+	q := inbox.Query{To: cfg.Email, From: cfg.From, Since: rep.Requested, Skew: cfg.Skew}
+	m, err := inbox.Wait(wctx, cfg.Source, q, cfg.Backoff)
+	if err != nil {
+		stage(StageMail, t0, err, "")
+		return rep, err
+	}
+	v, err := inbox.Check(ctx, m, inbox.Policy{From: cfg.From, LookupTXT: cfg.LookupTXT})
+	rep.Mail = v
+	if err != nil {
+		stage(StageMail, t0, err, "")
+		return rep, err
+	}
+	stage(StageMail, t0, nil, fmt.Sprintf("trusted mail %s, received %s after the request", v.SourceID, m.Received.Sub(rep.Requested).Round(time.Millisecond)))
+
+	// 3. ConfirmForgotPassword with a fresh password.
+	t0 = now()
+	pw, err := NewPassword(cfg.Rand)
+	if err != nil {
+		stage(StageConfirm, t0, err, "")
+		return rep, err
+	}
+	_, err = cfg.Cognito.ConfirmForgotPassword(ctx, &cip.ConfirmForgotPasswordInput{
+		ClientId:         aws.String(cfg.ClientID),
+		Username:         aws.String(cfg.Username),
+		ConfirmationCode: aws.String(v.Code),
+		Password:         aws.String(pw),
+		SecretHash:       cfg.secretHash(cfg.Username),
+	})
+	if err != nil {
+		err = cognitoError("ConfirmForgotPassword", err)
+		stage(StageConfirm, t0, err, "")
+		return rep, err
+	}
+	rep.NewPassword = pw
+	stage(StageConfirm, t0, nil, "new password set")
+
+	// 4. Sign in with it.
+	t0 = now()
+	var idToken string
+	if cfg.Auth == AuthSRP {
+		idToken, err = cfg.signInSRP(ctx, pw, now)
+	} else {
+		idToken, err = cfg.signInPassword(ctx, pw)
+	}
+	if err != nil {
+		stage(StageSignIn, t0, err, "")
+		return rep, err
+	}
+	flow := "USER_SRP_AUTH"
+	if cfg.Auth == AuthPassword {
+		flow = "USER_PASSWORD_AUTH"
+	}
+	stage(StageSignIn, t0, nil, "signed in with "+flow)
+
+	// 5. The ID token is for this client and carries the address.
+	t0 = now()
+	claim, err := checkIDToken(idToken, cfg.ClientID, cfg.Email, now())
+	rep.EmailClaim = claim
+	stage(StageToken, t0, err, "")
+	if err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+func (cfg Config) secretHash(username string) *string {
+	if cfg.ClientSecret == "" {
+		return nil
+	}
+	return aws.String(srp.SecretHash(username, cfg.ClientID, cfg.ClientSecret))
+}
+
+func (cfg Config) signInPassword(ctx context.Context, pw string) (string, error) {
+	params := map[string]string{"USERNAME": cfg.Username, "PASSWORD": pw}
+	if h := cfg.secretHash(cfg.Username); h != nil {
+		params["SECRET_HASH"] = *h
+	}
+	out, err := cfg.Cognito.InitiateAuth(ctx, &cip.InitiateAuthInput{
+		AuthFlow:       ciptypes.AuthFlowTypeUserPasswordAuth,
+		ClientId:       aws.String(cfg.ClientID),
+		AuthParameters: params,
+	})
+	if err != nil {
+		return "", cognitoError("InitiateAuth", err)
+	}
+	return idTokenOf(out.AuthenticationResult, out.ChallengeName)
+}
+
+func (cfg Config) signInSRP(ctx context.Context, pw string, now func() time.Time) (string, error) {
+	c, err := srp.NewClient(cfg.PoolID, cfg.Rand)
+	if err != nil {
+		return "", err
+	}
+	params := map[string]string{"USERNAME": cfg.Username, "SRP_A": c.A()}
+	if h := cfg.secretHash(cfg.Username); h != nil {
+		params["SECRET_HASH"] = *h
+	}
+	out, err := cfg.Cognito.InitiateAuth(ctx, &cip.InitiateAuthInput{
+		AuthFlow:       ciptypes.AuthFlowTypeUserSrpAuth,
+		ClientId:       aws.String(cfg.ClientID),
+		AuthParameters: params,
+	})
+	if err != nil {
+		return "", cognitoError("InitiateAuth", err)
+	}
+	if out.ChallengeName != ciptypes.ChallengeNameTypePasswordVerifier {
+		return "", fmt.Errorf("cognito InitiateAuth: challenge %q, want PASSWORD_VERIFIER", out.ChallengeName)
+	}
+	p := out.ChallengeParameters
+	claim, err := c.Respond(srp.Challenge{UserIDForSRP: p["USER_ID_FOR_SRP"], Salt: p["SALT"], B: p["SRP_B"], SecretBlock: p["SECRET_BLOCK"]}, pw, now())
+	if err != nil {
+		return "", err
+	}
+	// In the reply, USERNAME (and the SECRET_HASH over it) is the
+	// USER_ID_FOR_SRP Cognito returned.
+	user := p["USER_ID_FOR_SRP"]
+	resp := map[string]string{
+		"USERNAME":                    user,
+		"PASSWORD_CLAIM_SECRET_BLOCK": claim.SecretBlock,
+		"PASSWORD_CLAIM_SIGNATURE":    claim.Signature,
+		"TIMESTAMP":                   claim.Timestamp,
+	}
+	if h := cfg.secretHash(user); h != nil {
+		resp["SECRET_HASH"] = *h
+	}
+	rout, err := cfg.Cognito.RespondToAuthChallenge(ctx, &cip.RespondToAuthChallengeInput{
+		ChallengeName:      ciptypes.ChallengeNameTypePasswordVerifier,
+		ClientId:           aws.String(cfg.ClientID),
+		ChallengeResponses: resp,
+		Session:            out.Session,
+	})
+	if err != nil {
+		return "", cognitoError("RespondToAuthChallenge", err)
+	}
+	return idTokenOf(rout.AuthenticationResult, rout.ChallengeName)
+}
+
+func idTokenOf(r *ciptypes.AuthenticationResultType, challenge ciptypes.ChallengeNameType) (string, error) {
+	if r == nil || aws.ToString(r.IdToken) == "" {
+		if challenge != "" {
+			return "", fmt.Errorf("sign-in asks for another challenge (%s): the test user must have no MFA", challenge)
+		}
+		return "", errors.New("sign-in returned no ID token")
+	}
+	return aws.ToString(r.IdToken), nil
+}
+
+// checkIDToken reads the token's claims (it came straight from Cognito over
+// the API's TLS, so its signature is not re-verified here) and checks
+// token_use, the audience, expiry and the email.
+func checkIDToken(tok, clientID, email string, now time.Time) (string, error) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return "", errors.New("the ID token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", errors.New("the ID token payload is not base64url")
+	}
+	var c struct {
+		Email    string          `json:"email"`
+		TokenUse string          `json:"token_use"`
+		Aud      json.RawMessage `json:"aud"`
+		Exp      float64         `json:"exp"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return "", errors.New("the ID token payload is not JSON")
+	}
+	var aud []string
+	var one string
+	if json.Unmarshal(c.Aud, &one) == nil {
+		aud = []string{one}
+	} else {
+		_ = json.Unmarshal(c.Aud, &aud)
+	}
+	switch {
+	case c.TokenUse != "id":
+		return c.Email, fmt.Errorf("the token's token_use is %q, want id", c.TokenUse)
+	case !contains(aud, clientID):
+		return c.Email, errors.New("the ID token is for another client")
+	case c.Exp != 0 && time.Unix(int64(c.Exp), 0).Before(now):
+		return c.Email, errors.New("the ID token has expired")
+	case !strings.EqualFold(c.Email, email):
+		return c.Email, fmt.Errorf("the ID token's email claim is %q, want %q", c.Email, email)
+	}
+	return c.Email, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Password alphabet: letters, digits and symbols Cognito accepts in a
+// password policy, without quotes, backslash and space so it can be pasted.
+const (
+	lower   = "abcdefghijkmnopqrstuvwxyz"
+	upper   = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+	digits  = "23456789"
+	symbols = "!#%*+-=?@^_~"
+)
+
+// NewPassword returns a random 24-character password with at least one
+// lower-case letter, upper-case letter, digit and symbol (any Cognito
+// password policy's classes), from r (crypto/rand when nil).
+func NewPassword(r io.Reader) (string, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	const n = 24
+	all := lower + upper + digits + symbols
+	pick := func(set string) (byte, error) {
+		i, err := rand.Int(r, big.NewInt(int64(len(set))))
+		if err != nil {
+			return 0, fmt.Errorf("password: %w", err)
+		}
+		return set[i.Int64()], nil
+	}
+	b := make([]byte, n)
+	for i, set := range []string{lower, upper, digits, symbols} {
+		c, err := pick(set)
+		if err != nil {
+			return "", err
+		}
+		b[i] = c
+	}
+	for i := 4; i < n; i++ {
+		c, err := pick(all)
+		if err != nil {
+			return "", err
+		}
+		b[i] = c
+	}
+	// Shuffle so the classes are not in fixed places.
+	for i := n - 1; i > 0; i-- {
+		j, err := rand.Int(r, big.NewInt(int64(i+1)))
+		if err != nil {
+			return "", fmt.Errorf("password: %w", err)
+		}
+		b[i], b[j.Int64()] = b[j.Int64()], b[i]
+	}
+	return string(b), nil
+}
