@@ -6,6 +6,9 @@ BIN       := $(CURDIR)/bin
 RIE       := $(BIN)/aws-lambda-rie
 RIE_MOD   := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
 LAMBDA_LDFLAGS := -s -w -buildid=
+# the toolchain that builds the Lambda: go.mod's toolchain line, else its go
+# line (fetched through the module proxy when the local Go differs)
+LAMBDA_TOOLCHAIN ?= $(shell awk '/^toolchain /{t=$$2} /^go /{g="go"$$2} END{print (t != "" ? t : g)}' go.mod)
 export PATH := $(BIN):$(PATH)
 
 FUZZTIME  ?= 10s
@@ -49,12 +52,24 @@ test-short:
 demo:
 	$(GO) run ./cmd/devstack -- $(GO) run ./cmd/mailer invoke --event testdata/events/ForgotPassword.json
 
-## lambda: dist/lambda.zip with bootstrap for provided.al2023 on arm64
+## lambda: dist/lambda.zip with bootstrap for provided.al2023 on arm64, the
+## same bytes from any clean checkout in any folder: the toolchain named in
+## go.mod, -trimpath, no VCS stamp, empty build id, stripped, and a zip with
+## fixed order, modes and timestamps (scripts/lambdazip). It prints the size,
+## the SHA-256 and Terraform's source_code_hash. A warning means files under
+## the build's inputs are uncommitted or untracked: the zip may then differ
+## from a clean checkout's.
 lambda:
 	mkdir -p dist
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -buildvcs=false \
+	GOTOOLCHAIN=$(LAMBDA_TOOLCHAIN) GOOS=linux GOARCH=arm64 GOARM64=v8.0 CGO_ENABLED=0 \
+		$(GO) build -tags lambda.norpc -trimpath -buildvcs=false \
 		-ldflags="$(LAMBDA_LDFLAGS)" -o dist/bootstrap ./cmd/mailer
 	$(GO) run ./scripts/lambdazip -o dist/lambda.zip dist/bootstrap
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && \
+	  [ -n "$$(git status --porcelain --untracked-files=all -- go.mod go.sum cmd/mailer internal templates)" ]; then \
+	  echo "lambda: warning: uncommitted or untracked files in go.mod, go.sum, cmd/mailer, internal or templates;"; \
+	  echo "lambda: warning: this zip may not match one built from a clean checkout (git status shows them)"; \
+	fi
 
 ## bench: Go benchmarks for render+MIME and a whole invocation against the stand-ins
 bench: deps

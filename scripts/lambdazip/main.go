@@ -3,12 +3,19 @@
 // fields. Two clean builds of the same source give the same zip.
 //
 //	go run ./scripts/lambdazip -o dist/lambda.zip dist/bootstrap
+//
+// It reports the zip's size, its SHA-256 and the base64 SHA-256 that
+// Terraform's filebase64sha256 computes for source_code_hash, so that a
+// drifting plan can be compared with a local build at a glance.
 package main
 
 import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -42,6 +49,11 @@ func run(args []string, stdout io.Writer) error {
 	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
 		return flate.NewWriter(w, flate.BestCompression)
 	})
+	for i := 1; i < len(files); i++ {
+		if filepath.Base(files[i]) == filepath.Base(files[i-1]) {
+			return fmt.Errorf("%s and %s would both be %s in the zip", files[i-1], files[i], filepath.Base(files[i]))
+		}
+	}
 	epoch := time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -64,6 +76,8 @@ func run(args []string, stdout io.Writer) error {
 	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %d bytes\n", *out, buf.Len())
+	sum := sha256.Sum256(buf.Bytes())
+	fmt.Fprintf(stdout, "%s: %d bytes, sha256 %s, source_code_hash %s\n",
+		*out, buf.Len(), hex.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(sum[:]))
 	return nil
 }

@@ -1,0 +1,229 @@
+package deploy
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"debug/buildinfo"
+	"debug/elf"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+)
+
+// TestLambdaZipReproducible copies the source (tracked files and untracked
+// ones that are not ignored, as a commit of the working tree would have them)
+// into two folders with different paths, file modes and timestamps, runs
+// `make lambda` in each and requires the two dist/lambda.zip to be the same
+// bytes. Both builds share the Go build cache, so the second costs little.
+func TestLambdaZipReproducible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the Lambda zip twice; skipped with -short")
+	}
+	for _, tool := range []string{"git", "make"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			standin.SkipOrFail(t, err)
+		}
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		standin.SkipOrFail(t, errors.New("not a git checkout: cannot tell tracked files"))
+	}
+	files := strings.Split(strings.TrimRight(string(out), "\x00"), "\x00")
+
+	tmp := t.TempDir()
+	a := filepath.Join(tmp, "a", "phenom-mailer")
+	b := filepath.Join(tmp, "b", "elsewhere", "deeper", "checkout")
+	copyTree(t, root, a, files, 0, time.Now())
+	copyTree(t, root, b, files, 0o077, time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC))
+
+	zipA, reportA := makeLambda(t, a)
+	zipB, _ := makeLambda(t, b)
+	sumA, sumB := sha256.Sum256(zipA), sha256.Sum256(zipB)
+	if sumA != sumB {
+		binA, binB := bootstrapOf(t, zipA), bootstrapOf(t, zipB)
+		t.Fatalf("two clean builds differ: sha256 %x (%d bytes) in %s, %x (%d bytes) in %s; the bootstrap binaries themselves are equal: %v",
+			sumA, len(zipA), a, sumB, len(zipB), b, bytes.Equal(binA, binB))
+	}
+	hexSum := hex.EncodeToString(sumA[:])
+	if !strings.Contains(reportA, hexSum) {
+		t.Errorf("make lambda does not report the zip's SHA-256 %s:\n%s", hexSum, reportA)
+	}
+	t.Logf("dist/lambda.zip: %d bytes, sha256 %s, the same from both copies", len(zipA), hexSum)
+
+	checkLambdaZip(t, zipA)
+}
+
+// copyTree copies files (paths relative to src) into dst with modes narrowed
+// by umask and every modification time set to mtime.
+func copyTree(t *testing.T, src, dst string, files []string, umask os.FileMode, mtime time.Time) {
+	t.Helper()
+	for _, f := range files {
+		if f == "" {
+			continue
+		}
+		from := filepath.Join(src, f)
+		fi, err := os.Lstat(from)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // deleted in the working tree
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.Mode().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		to := filepath.Join(dst, f)
+		if err := os.MkdirAll(filepath.Dir(to), 0o755&^umask); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, data, fi.Mode().Perm()&^umask); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(to, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// makeLambda runs `make lambda` in dir and returns dist/lambda.zip and what
+// make printed.
+func makeLambda(t *testing.T, dir string) ([]byte, string) {
+	t.Helper()
+	start := time.Now()
+	cmd := exec.Command("make", "--no-print-directory", "lambda")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make lambda in %s: %v\n%s", dir, err, out)
+	}
+	t.Logf("make lambda in %s: %s", dir, time.Since(start).Round(time.Millisecond))
+	zipData, err := os.ReadFile(filepath.Join(dir, "dist", "lambda.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return zipData, string(out)
+}
+
+func bootstrapOf(t *testing.T, zipData []byte) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(zipData), int64(len(zipData)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range zr.File {
+		if f.Name == "bootstrap" {
+			rc, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			data, err := io.ReadAll(rc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return data
+		}
+	}
+	t.Fatal("no bootstrap in the zip")
+	return nil
+}
+
+// checkLambdaZip checks what provided.al2023 on arm64 needs and what the
+// build promises: one executable bootstrap with fixed metadata, a stripped
+// linux/arm64 binary built with lambda.norpc, -trimpath, no VCS stamp and no
+// build id.
+func checkLambdaZip(t *testing.T, zipData []byte) {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(zipData), int64(len(zipData)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(zr.File) != 1 || zr.File[0].Name != "bootstrap" {
+		var names []string
+		for _, f := range zr.File {
+			names = append(names, f.Name)
+		}
+		t.Fatalf("zip holds %q, want only bootstrap", names)
+	}
+	h := zr.File[0].FileHeader
+	if m := h.Mode(); m != 0o755 {
+		t.Errorf("bootstrap mode %v, want -rwxr-xr-x", m)
+	}
+	if !h.Modified.Equal(time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("bootstrap modified %v, want the fixed 1980-01-01", h.Modified)
+	}
+
+	bin := bootstrapOf(t, zipData)
+	path := filepath.Join(t.TempDir(), "bootstrap")
+	if err := os.WriteFile(path, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ef, err := elf.Open(path)
+	if err != nil {
+		t.Fatalf("bootstrap is not an ELF binary: %v", err)
+	}
+	defer ef.Close()
+	if ef.Machine != elf.EM_AARCH64 || ef.Class != elf.ELFCLASS64 {
+		t.Errorf("bootstrap is %v %v, want arm64 (EM_AARCH64, 64-bit)", ef.Machine, ef.Class)
+	}
+	for _, s := range ef.Sections {
+		if s.Name == ".symtab" || strings.HasPrefix(s.Name, ".debug_") || strings.HasPrefix(s.Name, ".zdebug_") {
+			t.Errorf("bootstrap is not stripped: it has section %s", s.Name)
+		}
+	}
+	if s := ef.Section(".note.go.buildid"); s != nil {
+		note, err := s.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// ELF note: namesz, descsz, type (4 bytes each), "Go\x00\x00", desc.
+		if len(note) >= 16 && string(note[12:14]) == "Go" {
+			desc := bytes.TrimRight(note[16:], "\x00")
+			if len(desc) > 0 {
+				t.Errorf("bootstrap has a Go build id %q, want none (-buildid=)", desc)
+			}
+		}
+	}
+
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		t.Fatalf("build info: %v", err)
+	}
+	if info.Path != "github.com/Phenom-earth/phenom-mailer/cmd/mailer" {
+		t.Errorf("bootstrap is %s, want cmd/mailer", info.Path)
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+		if strings.HasPrefix(s.Key, "vcs") {
+			t.Errorf("bootstrap carries VCS stamp %s=%s", s.Key, s.Value)
+		}
+	}
+	for k, want := range map[string]string{
+		"GOOS": "linux", "GOARCH": "arm64", "CGO_ENABLED": "0",
+		"-tags": "lambda.norpc", "-trimpath": "true",
+	} {
+		if settings[k] != want {
+			t.Errorf("build setting %s=%q, want %q", k, settings[k], want)
+		}
+	}
+	// -trimpath keeps -ldflags out of the build info: the sections and the
+	// build id note above are the evidence for -s -w -buildid=.
+}
