@@ -7,14 +7,22 @@
 //
 //	layout.html     the HTML page around every message, plus shared blocks
 //	                ("heading", "code", "secret", "button",
-//	                "button-secondary", "detail")
+//	                "button-secondary", "note", "detail")
 //	layout.txt      the plain-text frame around every message
 //	<Trigger>.tmpl  one per trigger ("ForgotPassword.tmpl"), defining
 //	                "subject", "preheader", "html" and "text"
+//	locales/*.json  the message catalogue, one file per language
+//	                ("en.json", "es.json"): every human-readable string,
+//	                used in templates as {{t "key"}} or, with
+//	                placeholders, {{t "key" "name" .Value}}
 //
 // A trigger file is parsed twice: once with html/template (for "html") and
 // once with text/template (for "subject" and "text"). The subject is
 // executed without user data, so it cannot reference any.
+//
+// To add a language, copy locales/en.json to locales/<code>.json (an ISO
+// 639 code such as "fr") and translate every value, keeping the {name}
+// placeholders; the renderer refuses a catalogue with a key missing.
 package templates
 
 import (
@@ -22,8 +30,9 @@ import (
 	"io/fs"
 )
 
-//go:embed layout.html layout.txt *.tmpl
+//go:embed layout.html layout.txt *.tmpl locales/*.json
 var embedded embed.FS
 
-// FS holds layout.html, layout.txt and one <Trigger>.tmpl per trigger.
+// FS holds layout.html, layout.txt, one <Trigger>.tmpl per trigger and
+// the catalogues in locales/.
 var FS fs.FS = embedded

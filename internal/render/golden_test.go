@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -40,40 +41,59 @@ func goldenData(trigger string) Data {
 	return d
 }
 
-// TestGolden compares every trigger's rendering with
-// testdata/golden/<Trigger>.{subject,html,txt}, byte for byte. Refresh with
+// TestGolden compares every trigger's rendering in every locale with
+// testdata/golden/<locale>/<Trigger>.{subject,html,txt}, byte for byte.
+// Refresh with
 //
 //	go test ./internal/render -update
 func TestGolden(t *testing.T) {
 	r := newRenderer(t)
-	dir := filepath.Join("testdata", "golden")
-	if *update {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, trigger := range Triggers {
-		t.Run(trigger, func(t *testing.T) {
-			m, err := r.Render(goldenData(trigger))
-			if err != nil {
+	for _, loc := range r.Locales() {
+		dir := filepath.Join("testdata", "golden", loc)
+		if *update {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			for ext, got := range map[string]string{".subject": m.Subject, ".html": m.HTML, ".txt": m.Text} {
-				path := filepath.Join(dir, trigger+ext)
-				if *update {
-					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(path)
+		}
+		for _, trigger := range Triggers {
+			t.Run(loc+"/"+trigger, func(t *testing.T) {
+				d := goldenData(trigger)
+				d.Locale = loc
+				m, err := r.Render(d)
 				if err != nil {
-					t.Fatalf("%v (run go test ./internal/render -update to create it)", err)
+					t.Fatal(err)
 				}
-				if got != string(want) {
-					t.Errorf("%s differs from the rendering (run go test ./internal/render -update and review the diff)\ngot:\n%s", path, got)
+				for ext, got := range map[string]string{".subject": m.Subject, ".html": m.HTML, ".txt": m.Text} {
+					path := filepath.Join(dir, trigger+ext)
+					if *update {
+						if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+							t.Fatal(err)
+						}
+						continue
+					}
+					want, err := os.ReadFile(path)
+					if err != nil {
+						t.Fatalf("%v (run go test ./internal/render -update to create it)", err)
+					}
+					if got != string(want) {
+						t.Errorf("%s differs from the rendering at line %d (run go test ./internal/render -update and review the diff with git diff)",
+							path, firstDiffLine(got, string(want)))
+					}
 				}
-			}
-		})
+			})
+		}
 	}
+}
+
+// firstDiffLine is the 1-based number of the first line where a and b
+// differ. Failures name the line rather than print it: a rendering is a
+// mail body.
+func firstDiffLine(a, b string) int {
+	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range min(len(la), len(lb)) {
+		if la[i] != lb[i] {
+			return i + 1
+		}
+	}
+	return min(len(la), len(lb)) + 1
 }

@@ -4,8 +4,11 @@
 // production, a folder on disk for previews, fstest.MapFS in tests).
 //
 // HTML goes through html/template, so every user-supplied value is escaped
-// for its context; the subject and the text part go through text/template.
-// The package knows nothing of AWS, Lambda or environment variables.
+// for its context, then go-premailer inlines the CSS; the subject and the
+// text part go through text/template. Every human-readable string comes
+// from a message catalogue per language (locales/<locale>.json in the same
+// fs.FS), chosen by Data.Locale with English as the fallback. The package
+// knows nothing of AWS, Lambda or environment variables.
 package render
 
 import (
@@ -15,6 +18,7 @@ import (
 	htmltemplate "html/template"
 	"io/fs"
 	"net/url"
+	"slices"
 	"strings"
 	texttemplate "text/template"
 )
@@ -54,7 +58,7 @@ var (
 // Data is what one message is rendered from.
 type Data struct {
 	Trigger  string    // one of the names above
-	Locale   string    // from the user's locale attribute; only "en" ships for now, anything else falls back to English
+	Locale   string    // the user's locale ("es", "es-MX"); see ResolveLocale. Unknown or empty: English
 	Email    string    // the recipient (userAttributes.email)
 	Username string    // Cognito userName (for AdminCreateUser the sign-in name)
 	Code     string    // the decrypted code, or the temporary password for AdminCreateUser; "" for AccountTakeOverNotification
@@ -100,11 +104,13 @@ func needsCode(trigger string) bool { return trigger != AccountTakeOverNotificat
 // Renderer renders messages from parsed templates. It is safe for
 // concurrent use.
 type Renderer struct {
-	opts Options
-	sets map[string]set
+	opts    Options
+	locales []string                  // DefaultLocale first
+	cat     map[string]messages       // locale -> catalogue
+	sets    map[string]map[string]set // trigger -> locale -> templates
 }
 
-// set is one trigger's parsed templates.
+// set is one trigger's parsed templates in one locale.
 type set struct {
 	file string
 	html *htmltemplate.Template // executes layoutHTML
@@ -114,19 +120,35 @@ type set struct {
 // funcs are available to every template, HTML and text alike (a trigger
 // file is parsed by both engines, so both must know every name).
 var funcs = map[string]any{
+	// t "key" ["name" value]... is the catalogue text for key in the
+	// message's locale, placeholders filled. This stub is replaced per
+	// locale before any template runs.
+	"t": func(key string, _ ...string) (string, error) {
+		return "", fmt.Errorf("message %q: no locale", key)
+	},
 	// link "URL" "Label" is the argument of the "button" blocks.
 	"link": func(url, label string) button { return button{URL: url, Label: label} },
-	// row "Label" value is the argument of the "detail" block.
+	// row "Label" value is the argument of the "detail", "code" and
+	// "secret" blocks.
 	"row": func(label, value string) detail { return detail{Label: label, Value: value} },
+}
+
+// htmlFuncs are available to layout.html only: markup for Outlook desktop
+// that html/template would otherwise strip (see inline.go).
+var htmlFuncs = map[string]any{
+	"mso":             mso,
+	"vmlButton":       vmlButton,
+	"preheaderSpacer": preheaderSpacer,
 }
 
 type button struct{ URL, Label string }
 type detail struct{ Label, Value string }
 
-// New parses layout.html, layout.txt and one <Trigger>.tmpl per trigger
-// from fsys, then renders every trigger once from sample data so that a
-// broken template fails here, with its file named, rather than on a real
-// request.
+// New parses layout.html, layout.txt, one <Trigger>.tmpl per trigger and
+// the catalogues locales/<locale>.json from fsys, then renders every
+// trigger in every locale from sample data so that a broken template or a
+// missing translation fails here, with its file named, rather than on a
+// real request.
 func New(fsys fs.FS, opts Options) (*Renderer, error) {
 	if fsys == nil {
 		return nil, errors.New("render: no template file system")
@@ -145,7 +167,11 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 		return nil, fmt.Errorf("render: support email %q is not an email address", opts.SupportEmail)
 	}
 
-	baseHTML, err := htmltemplate.New(layoutHTML).Funcs(funcs).ParseFS(fsys, layoutHTML)
+	cat, err := loadCatalogue(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	baseHTML, err := htmltemplate.New(layoutHTML).Funcs(funcs).Funcs(htmlFuncs).ParseFS(fsys, layoutHTML)
 	if err != nil {
 		return nil, fmt.Errorf("render: parse %s: %w", layoutHTML, err)
 	}
@@ -157,7 +183,12 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 		return nil, errors.New("render: layout files must define \"layout.html\" and \"layout.txt\"")
 	}
 
-	r := &Renderer{opts: opts, sets: make(map[string]set, len(Triggers))}
+	r := &Renderer{
+		opts:    opts,
+		locales: sortedLocales(cat),
+		cat:     cat,
+		sets:    make(map[string]map[string]set, len(Triggers)),
+	}
 	for _, trigger := range Triggers {
 		file := fileName(trigger)
 		h, err := baseHTML.Clone()
@@ -179,30 +210,60 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 				return nil, fmt.Errorf("render: %s does not define %q", file, name)
 			}
 		}
-		r.sets[trigger] = set{file: file, html: h, text: t}
+		r.sets[trigger] = make(map[string]set, len(r.locales))
+		for _, loc := range r.locales {
+			tf := map[string]any{"t": cat[loc].t}
+			hl, err := h.Clone()
+			if err != nil {
+				return nil, fmt.Errorf("render: %s: %w", file, err)
+			}
+			tl, err := t.Clone()
+			if err != nil {
+				return nil, fmt.Errorf("render: %s: %w", file, err)
+			}
+			r.sets[trigger][loc] = set{file: file, html: hl.Funcs(tf), text: tl.Funcs(tf)}
+		}
 	}
 
 	// A trial run catches what parsing cannot: unknown fields, calls to
-	// undefined blocks, HTML escaping errors, bad subjects. It also does
-	// html/template's one-time escaping work up front.
+	// undefined blocks, unknown catalogue keys, HTML escaping errors, bad
+	// subjects. It also does html/template's one-time escaping work up
+	// front.
 	for _, trigger := range Triggers {
-		if _, err := r.Render(sample(trigger)); err != nil {
-			return nil, fmt.Errorf("render: trial run of %s: %w", r.sets[trigger].file, err)
+		for _, loc := range r.locales {
+			for _, d := range Samples(trigger) {
+				d.Locale = loc
+				if _, err := r.Render(d); err != nil {
+					return nil, fmt.Errorf("render: trial run of %s in %q: %w", fileName(trigger), loc, err)
+				}
+			}
 		}
 	}
 	return r, nil
 }
 
-// sample is made-up data that reaches every branch of a template.
-func sample(trigger string) Data {
+// Locales lists the shipped locales, DefaultLocale first.
+func (r *Renderer) Locales() []string { return slices.Clone(r.locales) }
+
+// LocaleName is the language's own name for loc ("Español"), for people.
+func (r *Renderer) LocaleName(loc string) string { return r.cat[loc][keyName] }
+
+// Samples returns made-up data for trigger that, taken together, reaches
+// every branch of its template: for AccountTakeOverNotification one Data
+// per action wording. Nothing in it is a real address, code or link.
+func Samples(trigger string) []Data {
 	d := Data{
 		Trigger:  trigger,
-		Locale:   "en",
+		Locale:   DefaultLocale,
 		Email:    "sample@example.com",
 		Username: "sample-user",
 		Code:     "000000",
 	}
-	if trigger == AccountTakeOverNotification {
+	if trigger != AccountTakeOverNotification {
+		return []Data{d}
+	}
+	var out []Data
+	for _, action := range []string{"BLOCK", "MFA", "NO_ACTION"} {
 		d.Code = ""
 		d.Takeover = &Takeover{
 			EventID:            "sample-event",
@@ -211,17 +272,20 @@ func sample(trigger string) Data {
 			City:               "Sample City",
 			Country:            "Sample Country",
 			DeviceName:         "Sample Device",
-			Action:             "BLOCK",
+			Action:             action,
 			OneClickValidURL:   "https://example.com/valid",
 			OneClickInvalidURL: "https://example.com/invalid",
 		}
+		out = append(out, d)
 	}
-	return d
+	return out
 }
 
 // view is what the HTML and text templates see. The subject template sees
 // none of it: it runs on an empty struct so that it cannot show user data.
 type view struct {
+	Lang          string   // the locale rendered, for <html lang>
+	Dir           string   // "ltr" or "rtl", for <html dir>
 	Subject       string   // the rendered subject, for the HTML <title>
 	Email         string   // the recipient
 	Username      string   // Cognito userName
@@ -234,11 +298,11 @@ type view struct {
 	Outcome       string   // what Cognito did: "blocked", "challenged", "allowed" or "" (unknown)
 }
 
-// Render renders the message for d. Locale is not used yet: every message
-// is English. Errors name the trigger and template file, never the code or
+// Render renders the message for d in the locale ResolveLocale picks for
+// d.Locale. Errors name the trigger and template file, never the code or
 // the body.
 func (r *Renderer) Render(d Data) (Message, error) {
-	s, ok := r.sets[d.Trigger]
+	byLocale, ok := r.sets[d.Trigger]
 	if !ok {
 		return Message{}, fmt.Errorf("render %q: %w", d.Trigger, ErrUnknownTrigger)
 	}
@@ -248,6 +312,8 @@ func (r *Renderer) Render(d Data) (Message, error) {
 	if needsCode(d.Trigger) && d.Code == "" {
 		return Message{}, fmt.Errorf("render %s: %w", d.Trigger, ErrMissingCode)
 	}
+	loc := ResolveLocale(d.Locale, r.locales)
+	s := byLocale[loc]
 
 	var buf bytes.Buffer
 	if err := s.text.ExecuteTemplate(&buf, "subject", struct{}{}); err != nil {
@@ -262,6 +328,8 @@ func (r *Renderer) Render(d Data) (Message, error) {
 	}
 
 	v := view{
+		Lang:          loc,
+		Dir:           r.cat[loc][keyDir],
 		Subject:       subject,
 		Email:         d.Email,
 		Username:      d.Username,
@@ -282,7 +350,11 @@ func (r *Renderer) Render(d Data) (Message, error) {
 	if err := s.html.ExecuteTemplate(&buf, layoutHTML, v); err != nil {
 		return Message{}, fmt.Errorf("render %s: HTML from %s: %w", d.Trigger, s.file, err)
 	}
-	html := normalizeNewlines(buf.String())
+	html, err := inlineCSS(buf.String())
+	if err != nil {
+		return Message{}, fmt.Errorf("render %s: HTML from %s: %w", d.Trigger, s.file, err)
+	}
+	html = normalizeNewlines(html)
 
 	buf.Reset()
 	if err := s.text.ExecuteTemplate(&buf, layoutText, v); err != nil {

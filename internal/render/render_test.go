@@ -66,7 +66,7 @@ func TestRenderEveryTrigger(t *testing.T) {
 		{UpdateUserAttribute, "345678", "Confirm your new email address for Phenom", "Your code: ", nil, nil},
 		{VerifyUserAttribute, "456789", "Confirm your email address for Phenom", "Your code: ", nil, nil},
 		{AdminCreateUser, "Tmp#Pass-2024&x", "You're invited to Phenom", "Temporary password: ",
-			[]string{"You&#39;re invited to Phenom", "Temporary password:", "choose a new password", "qa.user"},
+			[]string{"You&#39;re invited to Phenom", "Temporary password", "choose a new password", "qa.user"},
 			[]string{"Username: qa.user\n", "choose a new password"}},
 		{AccountTakeOverNotification, "", "New sign-in to your Phenom account", "", nil, nil},
 		{Authentication, "567890", "Your Phenom sign-in code", "Your code: ", nil, nil},
@@ -123,32 +123,39 @@ func TestRenderEveryTrigger(t *testing.T) {
 	}
 }
 
-// checkCommon asserts what every message shares.
+// checkCommon asserts what every English message shares. Failures quote
+// the expectation, never the message: a rendering is a mail body.
 func checkCommon(t *testing.T, m Message) {
 	t.Helper()
 	for _, want := range []string{
-		`<html lang="en" dir="ltr">`,
+		`<html lang="en" dir="ltr"`,
 		`role="presentation"`,
 		"max-width:600px",
 		">Phenom</td>",
-		"You received this because an account action was requested for qa&#43;reset@thephenom.app at Phenom.",
+		"You received this email because an account action was requested for qa+reset@thephenom.app at Phenom.",
 		`href="mailto:support@thephenom.app"`,
+		`<meta name="color-scheme" content="light dark"/>`,
+		"@media (prefers-color-scheme: dark)",
 	} {
 		if !strings.Contains(m.HTML, want) {
 			t.Errorf("HTML lacks %q", want)
 		}
 	}
-	for _, bad := range []string{"<img", "<link", "@import", "url(", "<script"} {
+	for _, bad := range []string{"<img", "<link", "@import", "url(", "<script", "@font-face"} {
 		if strings.Contains(m.HTML, bad) {
 			t.Errorf("HTML contains %q", bad)
 		}
 	}
 	if strings.Contains(m.Text, "\r") || !strings.HasSuffix(m.Text, "\n") || strings.Contains(m.Text, "\n\n\n") {
-		t.Errorf("text part is not tidy \"\\n\" text:\n%s", m.Text)
+		t.Errorf("text part is not tidy \"\\n\" text (CR, no final newline or two blank lines in a row)")
 	}
-	if !strings.Contains(m.Text, "You received this because an account action was requested for qa+reset@thephenom.app at Phenom.\n") ||
-		!strings.Contains(m.Text, "support@thephenom.app") {
-		t.Errorf("text footer missing:\n%s", m.Text)
+	for _, want := range []string{
+		"You received this email because an account action was requested for qa+reset@thephenom.app at Phenom.\n",
+		"support@thephenom.app\n",
+	} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("text footer lacks %q", want)
+		}
 	}
 }
 
@@ -449,7 +456,7 @@ func TestRenderConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := 0; j < 50; j++ {
+			for j := 0; j < 4; j++ {
 				for _, trigger := range Triggers {
 					d := Data{Trigger: trigger, Email: testEmail, Code: "123456"}
 					if trigger == AccountTakeOverNotification {

@@ -1,0 +1,117 @@
+package render
+
+import (
+	"encoding/base64"
+	"fmt"
+	htmltemplate "html/template"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/vanng822/go-premailer/premailer"
+)
+
+// inlineCSS moves the rules of the document's plain <style> blocks into
+// style attributes (go-premailer), for clients that drop <style>: Gmail in
+// some apps, many webmail clients, Outlook. Blocks marked
+// data-premailer="ignore" (media queries, dark mode) stay in the head, as
+// written, for the clients that honour them.
+func inlineCSS(doc string) (string, error) {
+	p, err := premailer.NewPremailerFromString(doc, premailer.NewOptions())
+	if err != nil {
+		return "", fmt.Errorf("inline CSS: %w", err)
+	}
+	out, err := p.Transform()
+	if err != nil {
+		return "", fmt.Errorf("inline CSS: %w", err)
+	}
+	out = strings.ReplaceAll(out, ` data-premailer="ignore"`, "")
+	out = unsealComments(out)
+	if !strings.HasSuffix(out, "\n") {
+		out += "\n"
+	}
+	return out, nil
+}
+
+// msoSnippets are fixed pieces of markup only Outlook desktop (Word's
+// renderer, "mso") reads, inside conditional comments. html/template drops
+// comments from template text, so templates ask for them by name with
+// {{mso "name"}}; nothing user-supplied ever goes into them.
+var msoSnippets = map[string]htmltemplate.HTML{
+	// 96 dpi so that Outlook does not scale pixel sizes on high-DPI
+	// screens, and a font Outlook has in place of the system stack.
+	"head": `<!--[if mso]><noscript><xml><o:OfficeDocumentSettings><o:AllowPNG/><o:PixelsPerInch>96</o:PixelsPerInch></o:OfficeDocumentSettings></xml></noscript><style>td,th,div,p,a,h1{font-family:"Segoe UI",Arial,sans-serif !important;}</style><![endif]-->`,
+	// Outlook ignores max-width: a fixed 600 px "ghost" table holds the
+	// layout there.
+	"ghost-open":  `<!--[if mso]><table role="presentation" align="center" width="600" cellpadding="0" cellspacing="0" border="0"><tr><td><![endif]-->`,
+	"ghost-close": `<!--[if mso]></td></tr></table><![endif]-->`,
+}
+
+func mso(name string) (htmltemplate.HTML, error) {
+	s, ok := msoSnippets[name]
+	if !ok {
+		return "", fmt.Errorf("mso: no snippet %q", name)
+	}
+	return s, nil
+}
+
+// preheaderSpacer follows the preheader: invisible characters that fill
+// the inbox preview line, so that it does not run on into the first words
+// of the mail.
+func preheaderSpacer() htmltemplate.HTML {
+	return htmltemplate.HTML(strings.Repeat("&#847;&zwnj;&nbsp;", 60))
+}
+
+// Button colours for vmlButton, by kind: fill, stroke, text.
+var vmlColours = map[string][3]string{
+	"primary":   {"#4338ca", "#4338ca", "#ffffff"},
+	"secondary": {"#ffffff", "#4338ca", "#4338ca"},
+}
+
+// sealedComment is a comment whose content is base64: the HTML parser
+// under the inliner decodes character references inside comments and
+// writes them back raw, which would undo the escaping of a URL inside a
+// conditional comment. Sealed, the content passes through untouched and
+// unsealComments restores it after inlining.
+var sealedComment = regexp.MustCompile(`<!--sealed:([A-Za-z0-9+/=]*)-->`)
+
+func seal(comment string) htmltemplate.HTML {
+	return htmltemplate.HTML("<!--sealed:" + base64.StdEncoding.EncodeToString([]byte(comment)) + "-->")
+}
+
+func unsealComments(doc string) string {
+	return sealedComment.ReplaceAllStringFunc(doc, func(m string) string {
+		b, err := base64.StdEncoding.DecodeString(sealedComment.FindStringSubmatch(m)[1])
+		if err != nil {
+			return "" // cannot happen: seal wrote it
+		}
+		return string(b)
+	})
+}
+
+// vmlButton returns a VML rounded-rectangle button inside an [if mso]
+// conditional comment, the button Outlook desktop draws where it cannot
+// style the HTML one (which carries mso-hide:all). The URL and label are
+// escaped here, since this markup bypasses html/template, and sealed (see
+// seal) so that the escaping survives the inliner; a URL that is not
+// absolute http(s) or mailto is left out, as html/template would.
+func vmlButton(rawURL, label, kind string) (htmltemplate.HTML, error) {
+	c, ok := vmlColours[kind]
+	if !ok {
+		return "", fmt.Errorf("vmlButton: unknown kind %q", kind)
+	}
+	href := ""
+	if u, err := url.Parse(rawURL); err == nil && (u.Scheme == "https" || u.Scheme == "http" || u.Scheme == "mailto") {
+		href = ` href="` + htmltemplate.HTMLEscapeString(rawURL) + `"`
+	}
+	// VML needs a fixed width: about 9 px a character at 16 px semibold,
+	// plus the padding.
+	width := max(200, 64+9*utf8.RuneCountInString(label))
+	return seal(fmt.Sprintf(`<!--[if mso]>`+
+		`<v:roundrect xmlns:v="urn:schemas-microsoft-com:vml" xmlns:w="urn:schemas-microsoft-com:office:word"%s `+
+		`style="height:48px;v-text-anchor:middle;width:%dpx;" arcsize="17%%" strokecolor="%s" strokeweight="1px" fillcolor="%s">`+
+		`<w:anchorlock/><center style="color:%s;font-family:'Segoe UI',Arial,sans-serif;font-size:16px;font-weight:600;">%s</center>`+
+		`</v:roundrect><![endif]-->`,
+		href, width, c[1], c[0], c[2], htmltemplate.HTMLEscapeString(label))), nil
+}
