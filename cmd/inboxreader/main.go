@@ -201,7 +201,12 @@ func (c *common) wiring(ctx context.Context, getenv func(string) string) (inbox.
 			return nil, nil, nil, err
 		}
 		pathStyle := getenv("AWS_ENDPOINT_URL_S3") != "" || getenv("AWS_ENDPOINT_URL") != ""
-		client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle })
+		client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.UsePathStyle = pathStyle
+			// SES receipt copies carry no additional checksums: do not
+			// warn about each GetObject.
+			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		})
 		src = &inbox.S3{Client: client, Bucket: spec.Bucket, Prefix: spec.Prefix}
 	}
 	return src, lookup, closer, nil

@@ -72,6 +72,10 @@ type Query struct {
 	// Skew is the allowance for clock differences (DefaultSkew when zero;
 	// negative means none).
 	Skew time.Duration
+	// Before holds the IDs of messages the source already had when the
+	// request was made (see Snapshot): they never count, however close
+	// their time is to the request's.
+	Before map[string]bool
 }
 
 func (q Query) from() string {
@@ -107,10 +111,14 @@ const (
 	SkipOld        = "received_before_request"
 	SkipDate       = "date_before_request"
 	SkipNoDate     = "no_date"
+	SkipBefore     = "present_before_request"
 )
 
 // Match tells whether m matches q, and if not, why (a Skip reason).
 func Match(m Message, q Query) (bool, string) {
+	if q.Before[m.ID] {
+		return false, SkipBefore
+	}
 	h, err := readHeader(m.Raw)
 	if err != nil {
 		return false, SkipUnreadable
@@ -226,6 +234,21 @@ func Find(ctx context.Context, src Source, q Query) (Message, error) {
 		nm.Skipped[why]++
 	}
 	return Message{}, nm
+}
+
+// Snapshot lists the IDs of the messages src holds now that Find could
+// pick for q: taken just before a request, it keeps mail from an earlier
+// request (which may lie within the skew allowance) out of the answer.
+func Snapshot(ctx context.Context, src Source, q Query) (map[string]bool, error) {
+	msgs, err := src.Fetch(ctx, q.earliest())
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", src, err)
+	}
+	ids := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		ids[m.ID] = true
+	}
+	return ids, nil
 }
 
 // Backoff is the polling schedule of Wait.

@@ -184,8 +184,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 
-	// 1. ForgotPassword. Only mail received after this instant counts.
+	// 1. ForgotPassword. Only mail received after this instant counts, and
+	// none that the source already held before it.
+	q := inbox.Query{To: cfg.Email, From: cfg.From, Since: now(), Skew: cfg.Skew}
+	before, err := inbox.Snapshot(ctx, cfg.Source, q)
+	if err != nil {
+		stage(StageForgot, now(), err, "")
+		return rep, err
+	}
+	q.Before = before
 	rep.Requested = now()
+	q.Since = rep.Requested
 	t0 := rep.Requested
 	fp, err := cfg.Cognito.ForgotPassword(ctx, &cip.ForgotPasswordInput{
 		ClientId:   aws.String(cfg.ClientID),
@@ -215,7 +224,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		wctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
 		defer cancel()
 	}
-	q := inbox.Query{To: cfg.Email, From: cfg.From, Since: rep.Requested, Skew: cfg.Skew}
 	m, err := inbox.Wait(wctx, cfg.Source, q, cfg.Backoff)
 	if err != nil {
 		stage(StageMail, t0, err, "")
