@@ -93,6 +93,7 @@ func startChain() (c *chain, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c = &chain{rieLogs: &lockedBuf{}}
+	listenersBefore = listeners(nil)
 	defer func() {
 		if err != nil {
 			for i := len(cleanups) - 1; i >= 0; i-- {
