@@ -197,6 +197,8 @@ type NoMatchError struct {
 	Skipped map[string]int
 	// Looks is how many times the source was asked.
 	Looks int
+	// Since is the earliest time that counted (zero: any).
+	Since time.Time
 }
 
 func (e *NoMatchError) Error() string {
@@ -210,6 +212,9 @@ func (e *NoMatchError) Error() string {
 		parts = append(parts, fmt.Sprintf("%d %s", e.Skipped[k], k))
 	}
 	s := fmt.Sprintf("no matching mail in %s after %d look(s): %d message(s) listed", e.Source, e.Looks, e.Seen)
+	if !e.Since.IsZero() {
+		s += " as received since " + e.Since.UTC().Format(time.RFC3339)
+	}
 	if len(parts) > 0 {
 		s += " (skipped: " + strings.Join(parts, ", ") + ")"
 	}
@@ -225,7 +230,7 @@ func Find(ctx context.Context, src Source, q Query) (Message, error) {
 		return Message{}, fmt.Errorf("read %s: %w", src, err)
 	}
 	sort.SliceStable(msgs, func(i, j int) bool { return msgs[i].Received.After(msgs[j].Received) })
-	nm := &NoMatchError{Source: src.String(), Seen: len(msgs), Skipped: map[string]int{}, Looks: 1}
+	nm := &NoMatchError{Source: src.String(), Seen: len(msgs), Skipped: map[string]int{}, Looks: 1, Since: q.earliest()}
 	for _, m := range msgs {
 		ok, why := Match(m, q)
 		if ok {
