@@ -1,6 +1,15 @@
 // Package deploy holds no code that ships: it is the home of the tests that
 // keep the deployment honest.
 //
+//   - terraform/ is the Terraform module that deploys the mailer (function,
+//     role, one KMS key per pool, Cognito's invoke permission, the
+//     idempotency table, optionally the test accounts' inbound bucket), and
+//     terraform/examples/phenom/ the root module for Phenom's pools. There is
+//     no Terraform binary in CI: terraform_test.go parses the module with
+//     github.com/hashicorp/hcl/v2 and checks the wiring that matters (who may
+//     decrypt, send, invoke and create grants, the table's schema, the
+//     environment the mailer reads), that every reference resolves and that
+//     the files are formatted.
 //   - lambda_test.go builds dist/lambda.zip with `make lambda` in two clean
 //     copies of the source, in different folders, and checks that the two zips
 //     are the same bytes (skipped with -short).

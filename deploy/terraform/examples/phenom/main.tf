@@ -1,0 +1,152 @@
+# Phenom's deployment of the mailer: account 657033058608, us-east-1.
+#
+# One root, two environments, each with its own state:
+#
+#   make lambda                                      # at the repository root
+#   terraform init -backend-config=development.s3.tfbackend
+#   terraform plan -var-file=development.tfvars -out=development.plan
+#
+# development serves phenom-dev-local and phenom-staging (the pools the
+# phenom-dev-cognito-custom-message Lambda serves today); production serves
+# phenom-prod. Deploying wires nothing: each pool is switched over on its own
+# (docs/operations.md, "Cut over from custom_message").
+
+terraform {
+  required_version = ">= 1.5.0"
+
+  # Partial configuration: development.s3.tfbackend or production.s3.tfbackend.
+  backend "s3" {}
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 6.0"
+    }
+  }
+}
+
+provider "aws" {
+  region              = "us-east-1"
+  allowed_account_ids = ["657033058608"]
+
+  default_tags {
+    tags = {
+      Project     = "phenom-mailer"
+      Environment = var.environment
+      ManagedBy   = "terraform"
+    }
+  }
+}
+
+variable "environment" {
+  description = "development or production"
+  type        = string
+
+  validation {
+    condition     = contains(["development", "production"], var.environment)
+    error_message = "environment is development or production."
+  }
+}
+
+variable "github_repository" {
+  description = "owner/name of the repository whose reset round-trip workflow may read the test accounts' mail."
+  type        = string
+  default     = "Phenom-earth/phenom-mailer"
+}
+
+locals {
+  environments = {
+    development = {
+      pools = {
+        "phenom-dev-local" = "us-east-1_AkG9mnbjA"
+        "phenom-staging"   = "us-east-1_n8gO6SbP6"
+      }
+      test_accounts = ["test-devlocal@thephenom.app", "test-staging@thephenom.app"]
+      roundtrip     = true
+    }
+    production = {
+      pools = {
+        "phenom-prod" = "us-east-1_knEL7cqS3"
+      }
+      test_accounts = ["test-prod@thephenom.app"]
+      roundtrip     = false
+    }
+  }
+  env = local.environments[var.environment]
+}
+
+# The account's one active receipt rule set (today it delivers *@thephenom.app
+# to WorkMail); the test-account rule is added to it, before the others, and
+# does not stop them.
+data "aws_ses_active_receipt_rule_set" "current" {}
+
+# GitHub's OIDC provider, already in the account for phenom-infra's CI.
+data "aws_iam_openid_connect_provider" "github" {
+  count = local.env.roundtrip ? 1 : 0
+  url   = "https://token.actions.githubusercontent.com"
+}
+
+module "mailer" {
+  source = "../.."
+
+  environment = var.environment
+  user_pools  = local.env.pools
+
+  # The defaults, spelled out: what Phenom sends today.
+  from               = "Phenom <noreply@thephenom.app>"
+  ses_identity       = "thephenom.app"
+  password_reset_url = "https://www.thephenom.app/reset-password"
+
+  # dist/lambda.zip at the repository root, built by `make lambda`.
+  lambda_zip = "${path.root}/../../../../dist/lambda.zip"
+
+  inbound = {
+    rule_set_name = data.aws_ses_active_receipt_rule_set.current.rule_set_name
+    recipients    = local.env.test_accounts
+  }
+
+  roundtrip_github = local.env.roundtrip ? {
+    repository        = var.github_repository
+    oidc_provider_arn = data.aws_iam_openid_connect_provider.github[0].arn
+  } : null
+}
+
+output "function_name" {
+  value = module.mailer.function_name
+}
+
+output "source_code_hash" {
+  value = module.mailer.source_code_hash
+}
+
+output "lambda_config" {
+  value = module.mailer.lambda_config
+}
+
+output "update_user_pool_lambda_config" {
+  value = module.mailer.update_user_pool_lambda_config
+}
+
+output "kms_key_arns" {
+  value = module.mailer.kms_key_arns
+}
+
+output "idempotency_table_name" {
+  value = module.mailer.idempotency_table_name
+}
+
+output "configuration_set_name" {
+  value = module.mailer.configuration_set_name
+}
+
+output "log_group_name" {
+  value = module.mailer.log_group_name
+}
+
+output "inbound_source" {
+  value = module.mailer.inbound_source
+}
+
+output "roundtrip_role_arn" {
+  value = module.mailer.roundtrip_role_arn
+}

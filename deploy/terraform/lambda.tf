@@ -1,0 +1,70 @@
+# The function, its log group, its asynchronous-invocation policy and the
+# permission for Cognito to invoke it from the served pools only.
+
+resource "aws_cloudwatch_log_group" "mailer" {
+  name              = "/aws/lambda/${local.function_name}"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_lambda_function" "mailer" {
+  function_name = local.function_name
+  description   = "Cognito custom email sender for ${join(", ", keys(var.user_pools))}"
+  role          = aws_iam_role.mailer.arn
+
+  runtime       = "provided.al2023"
+  architectures = ["arm64"]
+  handler       = "bootstrap"
+  memory_size   = var.memory_size
+  timeout       = var.timeout
+
+  # Built by `make lambda`; never an archive_file over a source folder.
+  filename         = local.lambda_zip
+  source_code_hash = filebase64sha256(local.lambda_zip)
+
+  # Every name here is read by cmd/mailer/config.go (`mailer help`);
+  # deploy/terraform_test.go holds the two together.
+  environment {
+    variables = {
+      MAILER_KMS_KEY_ARNS      = join(",", [for key in aws_kms_key.pool : key.arn])
+      MAILER_ALLOWED_POOLS     = join(",", values(var.user_pools))
+      MAILER_IDEMPOTENCY_TABLE = aws_dynamodb_table.idempotency.name
+      MAILER_FROM              = var.from
+      MAILER_CONFIGURATION_SET = aws_sesv2_configuration_set.mailer.configuration_set_name
+      MAILER_ENVIRONMENT       = var.environment
+      PASSWORD_RESET_URL       = var.password_reset_url
+    }
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for id in values(var.user_pools) : startswith(id, "${local.region}_")])
+      error_message = "Every pool in user_pools must be in the provider's region (${local.region})."
+    }
+  }
+
+  # The log group exists (with its retention) before the first invocation,
+  # and the role can decrypt and send before Cognito can invoke.
+  depends_on = [aws_cloudwatch_log_group.mailer, aws_iam_role_policy.mailer]
+}
+
+# Cognito invokes the custom sender asynchronously: Lambda retries a failed
+# invocation twice and keeps a throttled event for up to this long.
+resource "aws_lambda_function_event_invoke_config" "mailer" {
+  function_name                = aws_lambda_function.mailer.function_name
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = var.maximum_event_age_seconds
+}
+
+resource "aws_lambda_permission" "cognito" {
+  for_each = var.user_pools
+
+  statement_id   = "cognito-${each.key}"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.mailer.function_name
+  principal      = "cognito-idp.amazonaws.com"
+  source_arn     = local.pool_arns[each.key]
+  source_account = local.account_id
+}

@@ -1,0 +1,113 @@
+variable "environment" {
+  description = "Deployment name, e.g. development or production. Part of every resource name and the value of the mails' environment tag (MAILER_ENVIRONMENT)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,31}$", var.environment))
+    error_message = "environment must be lower-case letters, digits and dashes, at most 32 characters."
+  }
+}
+
+variable "user_pools" {
+  description = "The Cognito user pools this deployment serves: pool name => pool id (us-east-1_XXXX). Each gets its own KMS key and invoke permission; all must be in the provider's region and account."
+  type        = map(string)
+
+  validation {
+    condition     = length(var.user_pools) > 0 && alltrue([for id in values(var.user_pools) : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]_[0-9A-Za-z]+$", id))])
+    error_message = "user_pools must name at least one pool, each id shaped like us-east-1_n8gO6SbP6."
+  }
+}
+
+variable "name" {
+  description = "Prefix of every resource name; the function is <name>-<environment>."
+  type        = string
+  default     = "phenom-mailer"
+}
+
+variable "lambda_zip" {
+  description = "Path to the zip built by `make lambda`. Default: dist/lambda.zip of the checkout this module sits in. Never an archive_file of a source folder: stray files change its hash."
+  type        = string
+  default     = null
+}
+
+variable "from" {
+  description = "From header of every mail (MAILER_FROM). Its domain must be the SES identity below, verified, with Easy DKIM."
+  type        = string
+  default     = "Phenom <noreply@thephenom.app>"
+}
+
+variable "ses_identity" {
+  description = "The verified SES identity the mailer sends as: the From domain (thephenom.app). The role may send only as this identity."
+  type        = string
+  default     = "thephenom.app"
+}
+
+variable "password_reset_url" {
+  description = "Target of the ForgotPassword button (PASSWORD_RESET_URL); ?code=…&email=… is appended."
+  type        = string
+  default     = "https://www.thephenom.app/reset-password"
+}
+
+variable "memory_size" {
+  description = "Lambda memory in MB (arm64). The mailer needs little; more memory also means more CPU for the ECDSA P-384 check of each ciphertext."
+  type        = number
+  default     = 256
+}
+
+variable "timeout" {
+  description = "Lambda timeout in seconds. The mailer keeps 1.5 s back from it to settle its idempotency claim and log its line."
+  type        = number
+  default     = 20
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's log group."
+  type        = number
+  default     = 90
+}
+
+variable "maximum_event_age_seconds" {
+  description = "How long Lambda keeps retrying an event (asynchronous invocation). 21600 (6 h) is Lambda's maximum; a reset code is valid for 1 hour, an invitation for days."
+  type        = number
+  default     = 21600
+}
+
+variable "kms_deletion_window_days" {
+  description = "Waiting period before a pool key scheduled for deletion is gone. Codes in flight cannot be decrypted without it."
+  type        = number
+  default     = 30
+}
+
+variable "inbound" {
+  description = <<-EOT
+    Optional: keep an inbound copy of the test accounts' mail in S3, for `inboxreader` and the
+    reset round trip. rule_set_name is the account's ACTIVE receipt rule set
+    (aws ses describe-active-receipt-rule-set); recipients are the test accounts' addresses;
+    after names the rule to place this one after (for example the WorkMail rule).
+  EOT
+  type = object({
+    rule_set_name   = string
+    recipients      = list(string)
+    after           = optional(string)
+    bucket_name     = optional(string)
+    prefix          = optional(string, "inbound/")
+    expiration_days = optional(number, 7)
+  })
+  default = null
+}
+
+variable "roundtrip_github" {
+  description = "Optional, with inbound: an IAM role that GitHub Actions assumes through OIDC to read the inbound copy in the reset round-trip workflow. oidc_provider_arn is the account's token.actions.githubusercontent.com provider; ref is the only ref allowed to assume it."
+  type = object({
+    repository        = string
+    oidc_provider_arn = string
+    ref               = optional(string, "refs/heads/main")
+  })
+  default = null
+}
+
+variable "tags" {
+  description = "Tags for every resource that takes them."
+  type        = map(string)
+  default     = {}
+}
