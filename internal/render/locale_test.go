@@ -152,7 +152,7 @@ func TestInlinedCSS(t *testing.T) {
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`<h1 style="[^"]*font-size:24px[^"]*color:#111827`),
 		regexp.MustCompile(`<td class="card" style="[^"]*background-color:#ffffff`),
-		regexp.MustCompile(`<div class="code" style="[^"]*font-size:34px`),
+		regexp.MustCompile(`<div class="code" style="[^"]*font-size:36px`),
 		regexp.MustCompile(`<a class="btn" href="https://[^"]+" style="[^"]*color:#ffffff[^"]*mso-hide:all`),
 		regexp.MustCompile(`@media only screen and \(max-width: 620px\)`),
 		regexp.MustCompile(`\[data-ogsc\] h1`),
