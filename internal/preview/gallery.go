@@ -1,0 +1,136 @@
+package preview
+
+import (
+	_ "embed"
+	"fmt"
+	stdhtml "html"
+	"html/template"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/render"
+)
+
+//go:embed gallery.html
+var galleryHTML string
+
+var galleryTemplate = template.Must(template.New("gallery").Funcs(template.FuncMap{
+	"kb":    KB,
+	"runes": utf8.RuneCountInString,
+}).Parse(galleryHTML))
+
+// GalleryOptions changes the gallery for the live server.
+type GalleryOptions struct {
+	// LiveReload adds a script that reloads the page when the server
+	// reports a template change (Server's /_events stream).
+	LiveReload bool
+	// Error, when set, is shown in a banner above the mails: the templates
+	// on disk do not load, and the mails shown are the last good ones.
+	Error string
+	// Languages maps a locale to its own name ("Español"); missing ones
+	// show the locale code.
+	Languages map[string]string
+}
+
+// Descriptions say when Cognito sends each trigger, for the gallery.
+var Descriptions = map[string]string{
+	render.SignUp:                      "After sign-up: verify the email address.",
+	render.ResendCode:                  "When the user asks for a new sign-up code.",
+	render.ForgotPassword:              "When the user asks to reset the password; the button opens the reset page.",
+	render.UpdateUserAttribute:         "When the user changes the email address.",
+	render.VerifyUserAttribute:         "When the user asks to verify the email address.",
+	render.AdminCreateUser:             "When an administrator creates the account: the temporary password.",
+	render.AccountTakeOverNotification: "Threat protection saw a risky sign-in.",
+	render.Authentication:              "Email sign-in code (MFA or passwordless).",
+}
+
+type galleryMail struct {
+	Mail
+	Language  string
+	Preheader string
+	Failed    int
+}
+
+// ID is the mail's element id in the gallery: "en-ForgotPassword".
+func (m galleryMail) ID() string { return m.Locale + "-" + m.Trigger }
+
+type galleryGroup struct {
+	Trigger     string
+	Description string
+	Mails       []galleryMail
+}
+
+type galleryPage struct {
+	GalleryOptions
+	Groups   []galleryGroup
+	Locales  []galleryLocale
+	Mails    int
+	Checks   int
+	Failed   int
+	Failures []galleryRef
+}
+
+type galleryRef struct{ ID, Name string }
+
+type galleryLocale struct{ Code, Name string }
+
+// WriteGallery writes the gallery page: every mail, grouped by trigger,
+// with its subject, preheader, sizes, check results, the plain text and
+// the HTML shown in frames at 375 or 600 px, light and dark.
+func WriteGallery(w io.Writer, mails []Mail, opts GalleryOptions) error {
+	page := galleryPage{GalleryOptions: opts}
+	index := map[string]int{}
+	seen := map[string]bool{}
+	for _, m := range mails {
+		i, ok := index[m.Trigger]
+		if !ok {
+			i = len(page.Groups)
+			index[m.Trigger] = i
+			page.Groups = append(page.Groups, galleryGroup{Trigger: m.Trigger, Description: Descriptions[m.Trigger]})
+		}
+		name := opts.Languages[m.Locale]
+		if name == "" {
+			name = m.Locale
+		}
+		if !seen[m.Locale] {
+			seen[m.Locale] = true
+			page.Locales = append(page.Locales, galleryLocale{Code: m.Locale, Name: name})
+		}
+		gm := galleryMail{Mail: m, Language: name, Preheader: previewLine(m.Message.HTML)}
+		for _, c := range m.Checks {
+			page.Checks++
+			if !c.OK {
+				gm.Failed++
+				page.Failed++
+			}
+		}
+		if gm.Failed > 0 {
+			page.Failures = append(page.Failures, galleryRef{ID: gm.ID(), Name: m.Name()})
+		}
+		page.Mails++
+		page.Groups[i].Mails = append(page.Groups[i].Mails, gm)
+	}
+	if err := galleryTemplate.Execute(w, page); err != nil {
+		return fmt.Errorf("preview: gallery: %w", err)
+	}
+	return nil
+}
+
+// previewLine is the preheader an inbox shows next to the subject.
+func previewLine(doc string) string {
+	const open = `class="preheader"`
+	i := strings.Index(doc, open)
+	if i < 0 {
+		return ""
+	}
+	rest := doc[i:]
+	if j := strings.IndexByte(rest, '>'); j >= 0 {
+		rest = rest[j+1:]
+	}
+	if j := strings.Index(rest, "</div>"); j >= 0 {
+		rest = rest[:j]
+	}
+	rest = strings.TrimRight(rest, "\u034f\u200c\u00a0 ")
+	return stdhtml.UnescapeString(rest)
+}
