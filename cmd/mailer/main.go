@@ -29,7 +29,6 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/awsretry"
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
@@ -37,7 +36,6 @@ import (
 	"github.com/Phenom-earth/phenom-mailer/internal/idempotency"
 	"github.com/Phenom-earth/phenom-mailer/internal/metrics"
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
-	"github.com/Phenom-earth/phenom-mailer/internal/send"
 	"github.com/Phenom-earth/phenom-mailer/templates"
 )
 
@@ -58,6 +56,9 @@ const usage = `usage:
   mailer doctor [--json]       check the live environment (SES account, From identity and
                                DKIM, KMS keys, configuration set, idempotency table); exit 1
                                with what to fix when something fails
+  mailer preview --out DIR | --serve 127.0.0.1:PORT | --send-to ADDRESS [--templates DIR]
+                               render every mail in every language from sample data: files
+                               and a gallery, a live-reloading gallery server, or real mail
   mailer help                  this text
 
 Under AWS Lambda (AWS_LAMBDA_RUNTIME_API set) the binary serves the trigger.
@@ -103,6 +104,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runInvoke(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, args[1:], getenv, stdout, stderr)
+	case "preview":
+		return runPreview(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage, envDoc)
 		return nil
@@ -230,27 +233,9 @@ func newHandler(ctx context.Context, cfg Config, logger *slog.Logger) (*cognito.
 	if err != nil {
 		return nil, err
 	}
-	from, err := send.ParseFrom(cfg.From)
+	sender, err := newSender(cfg, awsCfg)
 	if err != nil {
 		return nil, err
-	}
-	sender := &send.Sender{From: from}
-	if cfg.DKIMSelector != "" {
-		sender.DKIM, err = send.NewDKIM(cfg.DKIMDomain, cfg.DKIMSelector, cfg.DKIMPrivateKey)
-		if err != nil {
-			return nil, err
-		}
-	}
-	if cfg.MaildirPath != "" {
-		sender.Transport = &send.Maildir{Path: cfg.MaildirPath}
-	} else {
-		sender.Transport = &send.SES{
-			Client: sesv2.NewFromConfig(awsCfg, func(o *sesv2.Options) {
-				o.Retryer = awsretry.NoResend(5, 2*time.Second)
-			}),
-			ConfigurationSet: cfg.ConfigurationSet,
-			RequireDKIM:      cfg.RequireDKIM,
-		}
 	}
 	h := &cognito.Handler{
 		Decrypter:   dec,
