@@ -10,7 +10,15 @@
 //     decrypt, send, invoke and create grants, the table's schema, the
 //     environment the mailer reads), that every reference resolves and that
 //     the files are formatted.
+//   - ../.github/workflows/ holds CI (the README's `make test`) and the
+//     scheduled reset round trip against phenom-staging; workflows_test.go
+//     runs actionlint on them (with shellcheck when it is installed), checks
+//     that every action is pinned by a full commit SHA, and that the round
+//     trip's command, OIDC credentials and report artefact are as intended.
 //   - lambda_test.go builds dist/lambda.zip with `make lambda` in two clean
 //     copies of the source, in different folders, and checks that the two zips
 //     are the same bytes (skipped with -short).
+//   - docs_test.go parses the HCL snippets of docs/operations.md.
+//
+// docs/operations.md says how to use all of it.
 package deploy
