@@ -131,3 +131,29 @@ func benchInvocation(b *testing.B, delivery string, sign bool) {
 	b.ReportMetric(mean(sum.Claim), "claim-ms/op")
 	b.ReportMetric(mean(total-sum.KMSWait-sum.Send-sum.Claim), "own-ms/op")
 }
+
+// BenchmarkNewHandler is the mailer's setup before its first event, as a
+// cold start runs it once: AWS configuration from the environment, the KMS
+// and SES clients, the Encryption SDK, the parsed templates.
+func BenchmarkNewHandler(b *testing.B) {
+	env := map[string]string{
+		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+		"AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_ENDPOINT_URL_KMS":      "http://127.0.0.1:9", "AWS_ENDPOINT_URL_SESV2": "http://127.0.0.1:9",
+		"MAILER_KMS_KEY_ARNS":  "arn:aws:kms:us-east-1:111122223333:key/0d6f3c1e-6a39-4c5a-9d0e-2f1b7a3c5e01",
+		"MAILER_ALLOWED_POOLS": "us-east-1_n8gO6SbP6",
+	}
+	for k, v := range env {
+		b.Setenv(k, v)
+	}
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := newHandler(context.Background(), cfg, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

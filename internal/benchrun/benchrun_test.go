@@ -1,0 +1,191 @@
+package benchrun
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests check the harness's reading and reporting; they assert
+// nothing about speed (only make bench holds figures to the budget).
+
+const benchOut = `goos: linux
+goarch: amd64
+pkg: github.com/Phenom-earth/phenom-mailer/cmd/mailer
+cpu: AMD EPYC
+BenchmarkRenderAndMIME-2   	     787	   150000 ns/op	  360232 B/op	    5580 allocs/op
+BenchmarkInvocation-2          	     200	   7637372 ns/op	         0 claim-ms/op	         1.766 decrypt-ms/op	         0.3175 kms-wait-ms/op	         2.5 own-ms/op	  883840 B/op	   16489 allocs/op
+BenchmarkRenderAndMIME-2   	     787	   170000 ns/op	  360232 B/op	    5580 allocs/op
+BenchmarkInvocation-2          	     200	   7000000 ns/op	         0 claim-ms/op	         1.5 decrypt-ms/op	         0.3 kms-wait-ms/op	         1.5 own-ms/op	  883840 B/op	   16489 allocs/op
+BenchmarkRenderAndMIME-2   	     787	   160000 ns/op	  360232 B/op	    5580 allocs/op
+BenchmarkInvocation-2          	     200	   7100000 ns/op	         0 claim-ms/op	         1.6 decrypt-ms/op	         0.3 kms-wait-ms/op	         1.9 own-ms/op	  883840 B/op	   16489 allocs/op
+PASS
+ok  	github.com/Phenom-earth/phenom-mailer/cmd/mailer	6.008s
+pkg: github.com/Phenom-earth/phenom-mailer/internal/render
+BenchmarkRender-2   	  80000	   15100 ns/op	  16179 B/op	     103 allocs/op
+ok  	github.com/Phenom-earth/phenom-mailer/internal/render	2.1s
+`
+
+func TestParseBenchOutput(t *testing.T) {
+	bs := ParseBenchOutput([]byte(benchOut))
+	if len(bs) != 3 {
+		t.Fatalf("got %d benchmarks, want 3", len(bs))
+	}
+	inv := bs[1]
+	if inv.Name != "BenchmarkInvocation" || inv.Pkg != Module+"/cmd/mailer" || inv.Count() != 3 {
+		t.Fatalf("second: %+v", inv)
+	}
+	if v, _ := inv.Median("own-ms/op"); v != 1.9 {
+		t.Errorf("median own-ms/op = %v, want 1.9", v)
+	}
+	if v, _ := inv.Median("ns/op"); v != 7100000 {
+		t.Errorf("median ns/op = %v", v)
+	}
+	if _, ok := inv.Median("nope"); ok {
+		t.Error("a unit never reported has a median")
+	}
+	if bs[2].Pkg != Module+"/internal/render" {
+		t.Errorf("third benchmark's package = %s", bs[2].Pkg)
+	}
+}
+
+func TestParseBenchList(t *testing.T) {
+	out := `BenchmarkRenderAndMIME
+BenchmarkInvocation
+BenchmarkLoad
+ok  	github.com/Phenom-earth/phenom-mailer/cmd/mailer	0.1s
+ok  	github.com/Phenom-earth/phenom-mailer/internal/cognito	0.1s
+BenchmarkRender
+ok  	github.com/Phenom-earth/phenom-mailer/internal/render	0.1s
+?   	github.com/Phenom-earth/phenom-mailer/templates	[no test files]
+`
+	l := ParseBenchList([]byte(out))
+	if got := strings.Join(l[Module+"/cmd/mailer"], ","); got != "BenchmarkRenderAndMIME,BenchmarkInvocation,BenchmarkLoad" {
+		t.Errorf("cmd/mailer: %s", got)
+	}
+	if len(l[Module+"/internal/cognito"]) != 0 || len(l[Module+"/internal/render"]) != 1 {
+		t.Errorf("list: %v", l)
+	}
+}
+
+func TestBenchRegexp(t *testing.T) {
+	if got := benchRegexp([]string{"BenchmarkB", "BenchmarkA"}); got != "^Benchmark(A|B)$" {
+		t.Errorf("got %s", got)
+	}
+}
+
+func TestBenchDocs(t *testing.T) {
+	dir := t.TempDir()
+	src := `package x
+
+import "testing"
+
+// BenchmarkThing is one thing done. It also does more.
+func BenchmarkThing(b *testing.B) {}
+
+func BenchmarkBare(b *testing.B) {}
+`
+	if err := os.WriteFile(filepath.Join(dir, "x_test.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := benchDocs(dir)
+	if d["BenchmarkThing"] != "BenchmarkThing is one thing done." || d["BenchmarkBare"] != "" {
+		t.Errorf("docs: %q", d)
+	}
+}
+
+func TestChecks(t *testing.T) {
+	for _, tc := range []struct {
+		c       Check
+		ok      bool
+		verdict string
+	}{
+		{Check{Value: 1.5, Limit: 2, Unit: "ms"}, true, "within budget"},
+		{Check{Value: 2, Limit: 2, Unit: "ms"}, true, "within budget"},
+		{Check{Value: 2.5, Limit: 2, Unit: "ms"}, false, "over by 0.50 ms (+25%)"},
+		{Check{Value: 4, Limit: 5, Unit: "×", AtLeast: true}, false, "short by 1× (20%)"},
+		{Check{Value: 6, Limit: 5, Unit: "×", AtLeast: true}, true, "within budget"},
+		{Check{Limit: 64, Unit: "MiB", Missing: true}, false, "not measured"},
+	} {
+		if tc.c.OK() != tc.ok || tc.c.Verdict() != tc.verdict {
+			t.Errorf("%+v: OK %v, verdict %q; want %v, %q", tc.c, tc.c.OK(), tc.c.Verdict(), tc.ok, tc.verdict)
+		}
+	}
+}
+
+func TestParseProfileTop(t *testing.T) {
+	out := `File: mailer.test
+Showing nodes accounting for 2.91s, 81.51% of 3.57s total
+      flat  flat%   sum%        cum   cum%
+         0     0%     0%      3s 83.19%  testing.(*B).runN
+         0     0%     0%      2s 81.51%  github.com/Phenom-earth/phenom-mailer/internal/cognito.(*Handler).Handle
+         0     0%     0%      1.00s 37.54%  github.com/Phenom-earth/phenom-mailer/internal/decrypt.(*Decrypter).Decrypt
+     0.10s  2%     2%      500ms 17.37%  crypto/ecdsa.VerifyASN1
+         0     0%     0%      0.40s 30.53%  github.com/Phenom-earth/phenom-mailer/internal/render.(*Renderer).Render (inline)
+`
+	rows := ParseProfileTop([]byte(out), 1000, profiles(1000)[0].Targets)
+	got := map[string]ProfileRow{}
+	for _, r := range rows {
+		got[r.Func] = r
+	}
+	if h := got["internal/cognito.(*Handler).Handle"]; !h.Found || h.MSPerOp != 2 || h.Share != 1 {
+		t.Errorf("handler: %+v", h)
+	}
+	if e := got["crypto/ecdsa.VerifyASN1"]; e.MSPerOp != 0.5 || e.Share != 0.25 {
+		t.Errorf("ecdsa: %+v", e)
+	}
+	if r := got["internal/render.(*Renderer).Render"]; r.MSPerOp != 0.4 {
+		t.Errorf("render: %+v", r)
+	}
+	if s := got["internal/send.(*SES).Deliver"]; s.Found {
+		t.Errorf("SES found in a profile without it")
+	}
+}
+
+// TestReportMarkdown renders a report with every kind of figure and checks
+// that the budget verdicts and the missing inbox benchmarks are said.
+func TestReportMarkdown(t *testing.T) {
+	r := &Report{
+		Date: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC), CPU: "CPU", Cores: 2, Machine: "linux/amd64",
+		GoVer: "go1.26", Opts: DefaultOptions(t.TempDir()),
+		Benches:   ParseBenchOutput([]byte(benchOut)),
+		GoCmds:    []string{"go test -bench=x"},
+		InboxNote: "internal/inbox has no Benchmark* functions yet.",
+		RIE:       []rieRun{{ReadyMS: 10, HandledMS: 20, ClientMS: 22, InvokeMS: 21, WarmMS: []float64{3, 4}, WarmRIEMS: []float64{4, 5}}},
+		Invoke:    []procRun{{Wall: 30 * time.Millisecond, Ready: 10 * time.Millisecond, Line: 28 * time.Millisecond, Outcome: map[string]any{"duration_ms": 12.0}}},
+		Peer:      []procRun{{Wall: 300 * time.Millisecond, Outcome: map[string]any{"duration_ms": 80.0, "ready_ms": 150.0}}},
+		InvokeMem: []int64{30 << 10}, PeerMem: []int64{70 << 10},
+		ZipSize: 8 << 20, BootstrapSize: 30 << 20,
+	}
+	r.Checks = r.check(DefaultBudget)
+	md := r.Markdown()
+	for _, want := range []string{
+		"| render + MIME build per mail (BenchmarkRenderAndMIME) | 160 µs | ≤ 200 µs | within budget |",
+		"| Node peer ÷ mailer, median wall time of a whole process | 10× | ≥ 5× | within budget |",
+		"internal/inbox has no Benchmark* functions yet.",
+		"| process start → handler ready, bootstrap under aws-lambda-rie (median) | 10 ms | ≤ 50 ms | within budget |",
+		"| peak memory of one invocation, mailer invoke (GNU time %M, median) | 30 MiB | ≤ 64 MiB | within budget |",
+		"| mailer ÷ Node peer, peak memory | 0.43× | ≤ 0.50× | within budget |",
+		"Every figure is within budget.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the doc lacks %q", want)
+		}
+	}
+	if len(r.OverBudget()) != 0 {
+		t.Errorf("over budget: %v", r.OverBudget())
+	}
+
+	// An over-budget figure is said, with by how much.
+	r.Invoke[0].Wall = 100 * time.Millisecond
+	r.Checks = r.check(DefaultBudget)
+	over := r.OverBudget()
+	if len(over) != 1 || !strings.Contains(over[0], "short by 2× (40%)") {
+		t.Errorf("over budget: %v", over)
+	}
+	if md := r.Markdown(); !strings.Contains(md, "1 of 8 figures miss the budget") {
+		t.Error("the doc does not say a figure misses the budget")
+	}
+}

@@ -1,0 +1,43 @@
+package benchrun
+
+import (
+	"math"
+	"sort"
+	"time"
+)
+
+// Median of v (0 for none).
+func Median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// MinMax of v (0, 0 for none).
+func MinMax(v []float64) (lo, hi float64) {
+	if len(v) == 0 {
+		return 0, 0
+	}
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, x := range v {
+		lo, hi = math.Min(lo, x), math.Max(hi, x)
+	}
+	return lo, hi
+}
+
+// Series is repeated measurements of one figure.
+type Series []float64
+
+// Median of the series.
+func (s Series) Median() float64 { return Median(s) }
+
+// Range is its minimum and maximum.
+func (s Series) Range() (float64, float64) { return MinMax(s) }
+
+func msOf(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
