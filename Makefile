@@ -7,6 +7,7 @@ RIE       := $(BIN)/aws-lambda-rie
 RIE_MOD   := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
 LAMBDA_LDFLAGS := -s -w -buildid=
 GNU_TIME  := /usr/bin/time
+CHROMIUM  := /usr/bin/chromium
 # the toolchain that builds the Lambda: go.mod's toolchain line, else its go
 # line (fetched through the module proxy when the local Go differs)
 LAMBDA_TOOLCHAIN ?= $(shell awk '/^toolchain /{t=$$2} /^go /{g="go"$$2} END{print (t != "" ? t : g)}' go.mod)
@@ -19,8 +20,8 @@ FUZZTIME  ?= 10s
 all: test
 
 ## deps: install what the tests and make bench need (npm packages,
-## aws-lambda-rie, GNU time)
-deps: node_modules/.package-lock.json $(RIE) $(GNU_TIME)
+## aws-lambda-rie, GNU time, Debian's Chromium for the browser tests)
+deps: node_modules/.package-lock.json $(RIE) $(GNU_TIME) $(CHROMIUM)
 	@command -v moto_server >/dev/null || { echo "moto_server is missing: it ships on this machine image (python moto[server])"; exit 1; }
 
 node_modules/.package-lock.json: package.json package-lock.json
@@ -40,6 +41,19 @@ $(GNU_TIME):
 	  echo "GNU time is missing and CI is not root: apt-get install time"; exit 1; \
 	else \
 	  echo "warning: GNU time is missing (sudo apt-get install time): make bench needs it"; \
+	fi
+
+# Debian's Chromium drives the browser tests of internal/preview (headless,
+# through chromedp). Installed through apt when missing; CI runs as root and
+# there a failed install fails, as the tests would (CI=true never skips).
+# Elsewhere without root it warns, and the browser tests skip.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	elif [ "$$CI" = true ]; then \
+	  echo "Chromium is missing and CI is not root: apt-get install chromium"; exit 1; \
+	else \
+	  echo "warning: Chromium is missing (sudo apt-get install chromium): the browser tests will skip"; \
 	fi
 
 ## test: every test, integration included (real stand-ins on 127.0.0.1), then
