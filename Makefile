@@ -8,6 +8,7 @@ RIE_MOD   := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda
 LAMBDA_LDFLAGS := -s -w -buildid=
 GNU_TIME  := /usr/bin/time
 CHROMIUM  := /usr/bin/chromium
+DOVECOT   := /usr/lib/dovecot/lmtp
 # the toolchain that builds the Lambda: go.mod's toolchain line, else its go
 # line (fetched through the module proxy when the local Go differs)
 LAMBDA_TOOLCHAIN ?= $(shell awk '/^toolchain /{t=$$2} /^go /{g="go"$$2} END{print (t != "" ? t : g)}' go.mod)
@@ -20,8 +21,9 @@ FUZZTIME  ?= 10s
 all: test
 
 ## deps: install what the tests and make bench need (npm packages,
-## aws-lambda-rie, GNU time, Debian's Chromium for the browser tests)
-deps: node_modules/.package-lock.json $(RIE) $(GNU_TIME) $(CHROMIUM)
+## aws-lambda-rie, GNU time, Debian's Chromium for the browser tests,
+## dovecot for the inbox reader's IMAP round trip)
+deps: node_modules/.package-lock.json $(RIE) $(GNU_TIME) $(CHROMIUM) $(DOVECOT)
 	@command -v moto_server >/dev/null || { echo "moto_server is missing: it ships on this machine image (python moto[server])"; exit 1; }
 
 node_modules/.package-lock.json: package.json package-lock.json
@@ -54,6 +56,22 @@ $(CHROMIUM):
 	  echo "Chromium is missing and CI is not root: apt-get install chromium"; exit 1; \
 	else \
 	  echo "warning: Chromium is missing (sudo apt-get install chromium): the browser tests will skip"; \
+	fi
+
+# dovecot (IMAP, and LMTP for delivery) is the real mailbox of the inbox
+# reader's chain test; the tests run it themselves on 127.0.0.1 with their own
+# configuration. Installed through apt when missing (the LMTP server is the
+# file checked). If the package's own service started, it is stopped: only the
+# tests' instances may run. CI runs as root and there a failed install fails;
+# elsewhere without root it warns, and the IMAP tests skip.
+$(DOVECOT):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd dovecot-lmtpd && \
+	  if [ -f /run/dovecot/master.pid ]; then /usr/sbin/dovecot stop || true; fi; \
+	elif [ "$$CI" = true ]; then \
+	  echo "dovecot is missing and CI is not root: apt-get install dovecot-imapd dovecot-lmtpd"; exit 1; \
+	else \
+	  echo "warning: dovecot is missing (sudo apt-get install dovecot-imapd dovecot-lmtpd): the inbox reader's chain tests will skip"; \
 	fi
 
 ## test: every test, integration included (real stand-ins on 127.0.0.1), then

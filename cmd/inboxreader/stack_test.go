@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -202,6 +203,7 @@ func startChain() (c *chain, err error) {
 		"MAILER_DKIM_PRIVATE_KEY="+string(c.dkimKeyPEM),
 	)
 	c.rie.Stdout, c.rie.Stderr = c.rieLogs, c.rieLogs
+	c.rie.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := c.rie.Start(); err != nil {
 		return nil, err
 	}

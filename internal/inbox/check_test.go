@@ -149,3 +149,22 @@ func TestParseSpec(t *testing.T) {
 		}
 	}
 }
+
+func TestVisibleText(t *testing.T) {
+	for in, want := range map[string]string{
+		"<p>a</p>b":                      " a b",
+		"<STYLE>.x{}</style>c":           " c",
+		"<style type=x>999999</STYLE >d": " d",
+		"<script>1<2</script>e":          " e",
+		"<!-- 123456 -->f":               " f",
+		"<stylesheet>g</stylesheet>":     " g ",
+		"no tags":                        "no tags",
+		"<p unterminated":                " ",
+		"<!-- open":                      " ",
+		"x<style>never closed 123456":    "x ",
+	} {
+		if got := visibleText(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

@@ -39,7 +39,6 @@ type Extraction struct {
 var labelled = regexp.MustCompile(`(?i)\bcode(?:\s+is)?\s*:?[ \t]*([0-9]{6})(?:[^0-9A-Za-z]|$)`)
 
 var (
-	tags     = regexp.MustCompile(`(?s)<(?:style|script)\b.*?</(?:style|script)\s*>|<!--.*?-->|<[^>]*>`)
 	sixDigit = regexp.MustCompile(`(?:^|[^0-9])([0-9]{6})(?:[^0-9]|$)`)
 	textURL  = regexp.MustCompile(`https?://[^\s<>"']+`)
 	hrefURL  = regexp.MustCompile(`(?i)href\s*=\s*(?:"([^"]*)"|'([^']*)')`)
@@ -77,7 +76,7 @@ func ExtractCode(text, htmlPart string) Extraction {
 	}
 
 	if strings.TrimSpace(htmlPart) != "" {
-		visible := html.UnescapeString(tags.ReplaceAllString(htmlPart, " "))
+		visible := html.UnescapeString(visibleText(htmlPart))
 		ex.HTML = CodeMismatch
 		for _, m := range sixDigit.FindAllStringSubmatch(visible, -1) {
 			if m[1] == ex.Code {
@@ -116,4 +115,73 @@ func ExtractCode(text, htmlPart string) Extraction {
 		}
 	}
 	return ex
+}
+
+// visibleText drops tags, comments and the contents of style and script
+// elements, leaving a space for each: a linear scan (a regexp with these
+// alternatives costs several times the rest of the check).
+func visibleText(h string) string {
+	var b strings.Builder
+	b.Grow(len(h) / 2)
+	for i := 0; i < len(h); {
+		lt := strings.IndexByte(h[i:], '<')
+		if lt < 0 {
+			b.WriteString(h[i:])
+			break
+		}
+		b.WriteString(h[i : i+lt])
+		b.WriteByte(' ')
+		i += lt
+		rest := h[i:]
+		switch {
+		case strings.HasPrefix(rest, "<!--"):
+			end := strings.Index(rest[4:], "-->")
+			if end < 0 {
+				return b.String()
+			}
+			i += 4 + end + 3
+			continue
+		case hasTagPrefix(rest, "<style"), hasTagPrefix(rest, "<script"):
+			name := "</style"
+			if hasTagPrefix(rest, "<script") {
+				name = "</script"
+			}
+			end := indexFold(rest, name)
+			if end < 0 {
+				return b.String()
+			}
+			i += end
+			rest = h[i:]
+		}
+		gt := strings.IndexByte(rest, '>')
+		if gt < 0 {
+			return b.String()
+		}
+		i += gt + 1
+	}
+	return b.String()
+}
+
+// hasTagPrefix: s starts with tag (case-insensitive) followed by a
+// character that ends a tag name.
+func hasTagPrefix(s, tag string) bool {
+	if len(s) <= len(tag) || !strings.EqualFold(s[:len(tag)], tag) {
+		return false
+	}
+	c := s[len(tag)]
+	return c == '>' || c == '/' || c == ' ' || c == '\t' || c == '\n' || c == '\r'
+}
+
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := strings.IndexByte(s[i:], '<')
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if i+len(sub) <= len(s) && strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }

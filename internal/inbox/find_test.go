@@ -82,14 +82,14 @@ func TestEMLFolder(t *testing.T) {
 	raw := build(t, mailOpts{signers: []string{"thephenom.app"}})
 	writeMail(t, dir, "reset.eml", raw, time.Now())
 	writeMail(t, dir, "notes.txt", raw, time.Now())
-	msgs, err := (&Maildir{Path: dir}).Fetch(context.Background(), time.Time{})
+	msgs, err := (&Maildir{Path: dir}).Fetch(context.Background(), time.Time{}, nil)
 	if err != nil || len(msgs) != 1 || msgs[0].ID != "reset.eml" {
 		t.Fatalf("%d messages, %v", len(msgs), err)
 	}
-	if msgs, _ := (&Maildir{Path: dir, MaxSize: 100}).Fetch(context.Background(), time.Time{}); len(msgs) != 0 {
+	if msgs, _ := (&Maildir{Path: dir, MaxSize: 100}).Fetch(context.Background(), time.Time{}, nil); len(msgs) != 0 {
 		t.Errorf("a message over the size limit was read")
 	}
-	if _, err := (&Maildir{Path: filepath.Join(dir, "missing")}).Fetch(context.Background(), time.Time{}); err == nil {
+	if _, err := (&Maildir{Path: filepath.Join(dir, "missing")}).Fetch(context.Background(), time.Time{}, nil); err == nil {
 		t.Errorf("a missing folder must be an error")
 	}
 }

@@ -99,10 +99,10 @@ func (m *IMAP) dial(ctx context.Context) (*imapclient.Client, error) {
 }
 
 // Fetch implements Source.
-func (m *IMAP) Fetch(ctx context.Context, since time.Time) ([]Message, error) {
+func (m *IMAP) Fetch(ctx context.Context, since time.Time, skip func(string) bool) ([]Message, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	msgs, err := m.fetch(ctx, since)
+	msgs, err := m.fetch(ctx, since, skip)
 	if err != nil && m.c != nil {
 		m.c.Close()
 		m.c = nil
@@ -110,7 +110,7 @@ func (m *IMAP) Fetch(ctx context.Context, since time.Time) ([]Message, error) {
 	return msgs, err
 }
 
-func (m *IMAP) fetch(ctx context.Context, since time.Time) ([]Message, error) {
+func (m *IMAP) fetch(ctx context.Context, since time.Time, skip func(string) bool) ([]Message, error) {
 	if m.c == nil {
 		c, err := m.dial(ctx)
 		if err != nil {
@@ -153,6 +153,9 @@ func (m *IMAP) fetch(ctx context.Context, since time.Time) ([]Message, error) {
 	var want []*imapclient.FetchMessageBuffer
 	for _, b := range meta {
 		if b.RFC822Size > max || b.InternalDate.Before(since) {
+			continue
+		}
+		if skip != nil && skip(strconv.FormatUint(uint64(b.UID), 10)) {
 			continue
 		}
 		want = append(want, b)

@@ -54,8 +54,10 @@ type Message struct {
 // Source lists messages.
 type Source interface {
 	// Fetch returns the messages the source recorded at or after since,
-	// newest first. Messages over the source's size limit are left out.
-	Fetch(ctx context.Context, since time.Time) ([]Message, error)
+	// newest first. Messages over the source's size limit are left out, and
+	// so is every message whose ID skip (when not nil) answers true for:
+	// skip is asked before the body is read.
+	Fetch(ctx context.Context, since time.Time, skip func(id string) bool) ([]Message, error)
 	// String names the source for reports, without secrets.
 	String() string
 }
@@ -225,12 +227,24 @@ func (e *NoMatchError) Is(target error) bool { return target == ErrNoMatch }
 
 // Find asks src once and returns the newest message matching q.
 func Find(ctx context.Context, src Source, q Query) (Message, error) {
-	msgs, err := src.Fetch(ctx, q.earliest())
+	nm := &NoMatchError{Source: src.String(), Skipped: map[string]int{}, Looks: 1, Since: q.earliest()}
+	var skip func(string) bool
+	if len(q.Before) > 0 {
+		skip = func(id string) bool {
+			if q.Before[id] {
+				nm.Skipped[SkipBefore]++
+				nm.Seen++
+				return true
+			}
+			return false
+		}
+	}
+	msgs, err := src.Fetch(ctx, q.earliest(), skip)
 	if err != nil {
 		return Message{}, fmt.Errorf("read %s: %w", src, err)
 	}
 	sort.SliceStable(msgs, func(i, j int) bool { return msgs[i].Received.After(msgs[j].Received) })
-	nm := &NoMatchError{Source: src.String(), Seen: len(msgs), Skipped: map[string]int{}, Looks: 1, Since: q.earliest()}
+	nm.Seen += len(msgs)
 	for _, m := range msgs {
 		ok, why := Match(m, q)
 		if ok {
@@ -245,13 +259,13 @@ func Find(ctx context.Context, src Source, q Query) (Message, error) {
 // pick for q: taken just before a request, it keeps mail from an earlier
 // request (which may lie within the skew allowance) out of the answer.
 func Snapshot(ctx context.Context, src Source, q Query) (map[string]bool, error) {
-	msgs, err := src.Fetch(ctx, q.earliest())
+	ids := map[string]bool{}
+	_, err := src.Fetch(ctx, q.earliest(), func(id string) bool {
+		ids[id] = true
+		return true // no body is read
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", src, err)
-	}
-	ids := make(map[string]bool, len(msgs))
-	for _, m := range msgs {
-		ids[m.ID] = true
 	}
 	return ids, nil
 }

@@ -22,7 +22,7 @@ type Maildir struct {
 func (d *Maildir) String() string { return "maildir:" + d.Path }
 
 // Fetch implements Source.
-func (d *Maildir) Fetch(ctx context.Context, since time.Time) ([]Message, error) {
+func (d *Maildir) Fetch(ctx context.Context, since time.Time, skip func(string) bool) ([]Message, error) {
 	max := d.MaxSize
 	if max <= 0 {
 		max = DefaultMaxSize
@@ -59,7 +59,7 @@ func (d *Maildir) Fetch(ctx context.Context, since time.Time) ([]Message, error)
 				continue
 			}
 			info, err := e.Info()
-			if err != nil || info.Size() > max || info.ModTime().Before(since) {
+			if err != nil || info.Size() > max || info.ModTime().Before(since) || (skip != nil && skip(name)) {
 				continue
 			}
 			raw, err := readLimited(filepath.Join(dir, name), max)

@@ -40,7 +40,7 @@ type S3 struct {
 func (s *S3) String() string { return "s3://" + s.Bucket + "/" + s.Prefix }
 
 // Fetch implements Source.
-func (s *S3) Fetch(ctx context.Context, since time.Time) ([]Message, error) {
+func (s *S3) Fetch(ctx context.Context, since time.Time, skip func(string) bool) ([]Message, error) {
 	max := s.MaxSize
 	if max <= 0 {
 		max = DefaultMaxSize
@@ -71,6 +71,7 @@ func (s *S3) Fetch(ctx context.Context, since time.Time) ([]Message, error) {
 			switch {
 			case strings.HasSuffix(key, SESSetupNotification), strings.HasSuffix(key, "/"):
 			case aws.ToInt64(o.Size) > max, when.Before(since):
+			case skip != nil && skip(key):
 			default:
 				objs = append(objs, obj{key, when})
 			}

@@ -102,7 +102,7 @@ func StartCognitoLocal(ctx context.Context, opts CognitoLocalOptions) (*CognitoL
 		// Its KMS and Lambda clients (aws-sdk v2 for JavaScript) must not
 		// find real credentials or endpoints.
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION="+Region, "AWS_EC2_METADATA_DISABLED=true")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // no orphan if the test process dies
 	cmd.Stdout, cmd.Stderr = &c.out, &c.out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("standin: start cognito-local: %w", err)
