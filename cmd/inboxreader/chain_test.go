@@ -29,8 +29,8 @@ func TestRoundTripChain(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stdout, stderr, code := invoke(t, tc.env, "roundtrip",
-				"--user-pool-id", c.pool, "--client-id", c.client, "--username", user,
-				"--source", tc.source, "--auth", "password", "--resolver", c.dns.Addr,
+				"--user-pool-id", c.Pool, "--client-id", c.Client, "--username", user,
+				"--source", tc.source, "--auth", "password", "--resolver", c.DNS.Addr,
 				"--timeout", "30s", "--json")
 			if code != exitOK {
 				t.Fatalf("exit %d: %s", code, summary(stdout, stderr))
@@ -82,12 +82,12 @@ func TestRoundTripChain(t *testing.T) {
 			}
 		})
 	}
-	if errs := c.rule.Stop(); len(errs) > 0 {
+	if errs := c.Rule.Stop(); len(errs) > 0 {
 		t.Errorf("receipt rule: %v", errs)
 	}
-	c.rule.Start()
+	c.Rule.Start()
 	// The mailer's logs never hold the code or the address in clear.
-	if logs := c.rieLogs.String(); strings.Contains(logs, `"recipient":"`+user) {
+	if logs := c.RIELog(); strings.Contains(logs, `"recipient":"`+user) {
 		t.Errorf("the mailer logged the address unmasked")
 	}
 }
@@ -98,8 +98,8 @@ func TestRoundTripHumanOutput(t *testing.T) {
 	c := needChain(t)
 	c.env(t)
 	stdout, stderr, code := invoke(t, nil, "roundtrip",
-		"--user-pool-id", c.pool, "--client-id", c.client, "--username", user,
-		"--source", c.s3Source(), "--auth", "password", "--resolver", c.dns.Addr, "--show-password")
+		"--user-pool-id", c.Pool, "--client-id", c.Client, "--username", user,
+		"--source", c.s3Source(), "--auth", "password", "--resolver", c.DNS.Addr, "--show-password")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, summary(stdout, stderr))
 	}
@@ -118,8 +118,8 @@ func TestRoundTripHumanOutput(t *testing.T) {
 			pw = strings.TrimSpace(strings.TrimPrefix(l, "password  "))
 		}
 	}
-	out, err := c.cognito.Client().InitiateAuth(context.Background(), &cip.InitiateAuthInput{
-		AuthFlow: "USER_PASSWORD_AUTH", ClientId: aws.String(c.client),
+	out, err := c.Cognito.Client().InitiateAuth(context.Background(), &cip.InitiateAuthInput{
+		AuthFlow: "USER_PASSWORD_AUTH", ClientId: aws.String(c.Client),
 		AuthParameters: map[string]string{"USERNAME": user, "PASSWORD": pw},
 	})
 	if err != nil || out.AuthenticationResult == nil {
@@ -144,9 +144,9 @@ func (w wrongCode) ConfirmForgotPassword(ctx context.Context, in *cip.ConfirmFor
 func TestWrongCodeSurfacesCodeMismatch(t *testing.T) {
 	c := needChain(t)
 	src := sourceFor(t, c)
-	lookup, _ := inbox.Resolver(c.dns.Addr)
+	lookup, _ := inbox.Resolver(c.DNS.Addr)
 	rep, err := reset.Run(context.Background(), reset.Config{
-		Cognito: wrongCode{c.cognito.Client()}, PoolID: c.pool, ClientID: c.client,
+		Cognito: wrongCode{c.Cognito.Client()}, PoolID: c.Pool, ClientID: c.Client,
 		Username: user, Email: user, Auth: reset.AuthPassword,
 		Source: src, LookupTXT: lookup, Timeout: 20 * time.Second,
 	})

@@ -37,8 +37,6 @@ func listeners(tb testing.TB) map[string]bool {
 	return out
 }
 
-var listenersBefore = map[string]bool{}
-
 // TestServersBindLoopbackOnly: once the chain runs (cognito-local, dovecot,
 // aws-lambda-rie, moto, local-kms, the DNS server, the bootstrap), no
 // listener beyond those that were there before binds a non-loopback address.
@@ -50,3 +48,5 @@ func TestServersBindLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+var listenersBefore = map[string]bool{}

@@ -195,10 +195,10 @@ func TestReadS3Refusal(t *testing.T) {
 	pfx := "refusal-" + time.Now().Format("150405.000000") + "/"
 	ctx := context.Background()
 	good := mailerMail(t, send.DefaultFrom, time.Now(), "thephenom.app")
-	if err := c.moto.PutObject(ctx, bucket, pfx+"AMAZON_SES_SETUP_NOTIFICATION", []byte("setup")); err != nil {
+	if err := c.Moto.PutObject(ctx, bucket, pfx+"AMAZON_SES_SETUP_NOTIFICATION", []byte("setup")); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.moto.PutObject(ctx, bucket, pfx+"a-good", good); err != nil {
+	if err := c.Moto.PutObject(ctx, bucket, pfx+"a-good", good); err != nil {
 		t.Fatal(err)
 	}
 	src := "s3://" + bucket + "/" + pfx
@@ -208,7 +208,7 @@ func TestReadS3Refusal(t *testing.T) {
 	}
 	time.Sleep(1100 * time.Millisecond) // LastModified has a resolution of a second
 	changed := bytes.Replace(good, []byte("Your code: "+readCode), []byte("Your code: 111111"), 1)
-	if err := c.moto.PutObject(ctx, bucket, pfx+"b-changed", changed); err != nil {
+	if err := c.Moto.PutObject(ctx, bucket, pfx+"b-changed", changed); err != nil {
 		t.Fatal(err)
 	}
 	stdout, stderr, code = invoke(t, nil, "read", "--source", src, "--to", user, "--since", "1m", "--resolver", readDNS.Addr, "--json")

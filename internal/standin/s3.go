@@ -17,6 +17,8 @@ func (m *Moto) S3Client() *s3.Client {
 		BaseEndpoint: aws.String(m.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		UsePathStyle: true,
+		// moto's answers carry no additional checksums: no warning per GET.
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
 }
 
