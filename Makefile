@@ -16,7 +16,7 @@ export PATH := $(BIN):$(PATH)
 
 FUZZTIME  ?= 10s
 
-.PHONY: all test test-short deps demo lambda bench fixtures fuzz clean
+.PHONY: all test test-short deps demo lambda bench fixtures srp-vectors fuzz clean
 
 all: test
 
@@ -130,6 +130,12 @@ bench: deps lambda
 ## fixtures: regenerate the Node ESDK ciphertexts and event fixtures
 fixtures: node_modules/.package-lock.json
 	./scripts/gen-ciphertexts.sh
+
+## srp-vectors: regenerate internal/srp's known-answer vectors with
+## amazon-cognito-identity-js (deterministic: the same file each time)
+srp-vectors: node_modules/.package-lock.json
+	node scripts/gen-srp-vectors.mjs > internal/srp/testdata/vectors.json.tmp
+	mv internal/srp/testdata/vectors.json.tmp internal/srp/testdata/vectors.json
 
 clean:
 	rm -rf dist out bin
