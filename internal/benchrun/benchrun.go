@@ -94,6 +94,8 @@ type Report struct {
 	NodeVer  string
 	MotoVer  string
 	Opts     Options
+	// 1-minute load averages at the start and the end of the run
+	LoadStart, LoadEnd string
 
 	// Go benchmarks
 	GoCmds    []string
@@ -174,6 +176,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 
+	r.LoadEnd = loadAverage()
 	r.Checks = r.check(o.Budget)
 	out := o.Out
 	if !filepath.IsAbs(out) {
@@ -524,6 +527,7 @@ func (r *Report) machine(ctx context.Context) {
 			}
 		}
 	}
+	r.LoadStart = loadAverage()
 	r.Machine = runtime.GOOS + "/" + runtime.GOARCH
 	r.Kernel = cmdOut(ctx, "uname", "-sr")
 	r.GoVer = strings.TrimPrefix(cmdOut(ctx, r.Opts.Go, "version"), "go version ")
@@ -532,6 +536,19 @@ func (r *Report) machine(ctx context.Context) {
 	}
 	r.NodeVer = cmdOut(ctx, "node", "--version")
 	r.MotoVer = cmdOut(ctx, "moto_server", "--version")
+}
+
+// loadAverage is the 1-minute load average, "" when unknown.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 func cmdOut(ctx context.Context, name string, args ...string) string {

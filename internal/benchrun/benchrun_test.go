@@ -91,7 +91,7 @@ func BenchmarkBare(b *testing.B) {}
 		t.Fatal(err)
 	}
 	d := benchDocs(dir)
-	if d["BenchmarkThing"] != "BenchmarkThing is one thing done." || d["BenchmarkBare"] != "" {
+	if d["BenchmarkThing"] != "One thing done." || d["BenchmarkBare"] != "" {
 		t.Errorf("docs: %q", d)
 	}
 }

@@ -2,6 +2,7 @@ package benchrun
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -21,7 +22,11 @@ func (r *Report) Markdown() string {
 	w("| Go | %s |\n", r.GoVer)
 	w("| Node (the peer) | %s |\n", orDash(r.NodeVer))
 	w("| stand-ins | local-kms (Go, served by the harness) for KMS; %s (Python) behind the stand-in's correcting proxy for SES v2; all on 127.0.0.1 |\n", orDefault(r.MotoVer, "moto_server"))
-	w("| event | `%s` (a Cognito-shaped ForgotPassword event, suite 0x0378 ciphertext with a `userpool-id` context) |\n\n", o.Event)
+	w("| event | `%s` (a Cognito-shaped ForgotPassword event, suite 0x0378 ciphertext with a `userpool-id` context) |\n", o.Event)
+	if r.LoadStart != "" {
+		w("| machine load | 1-minute load average %s at the start, %s at the end, on %d cores (other work on the machine slows every figure) |\n", r.LoadStart, orDash(r.LoadEnd), r.Cores)
+	}
+	w("\n")
 
 	if len(r.Errors) > 0 {
 		w("**Steps that failed in this run** (their figures are missing):\n\n")
@@ -299,7 +304,7 @@ func (r *Report) writeFindings(d *strings.Builder) {
 		case strings.HasPrefix(c.Figure, "dist/lambda.zip"):
 			n = fmt.Sprintf("**Zip**: dist/bootstrap is %.1f MiB before compression.", mib(r.BootstrapSize))
 		}
-		if n != "" {
+		if n != "" && !slices.Contains(notes, n) {
 			notes = append(notes, n)
 		}
 	}

@@ -146,7 +146,15 @@ func benchDocs(dir string) map[string]string {
 				continue
 			}
 			text := strings.Join(strings.Fields(fn.Doc.Text()), " ")
-			res[fn.Name.Name] = p.Synopsis(text)
+			// "BenchmarkX is one thing." → "One thing."
+			syn := p.Synopsis(text)
+			for _, pre := range []string{fn.Name.Name + " is ", fn.Name.Name + " "} {
+				if rest, ok := strings.CutPrefix(syn, pre); ok && rest != "" {
+					syn = strings.ToUpper(rest[:1]) + rest[1:]
+					break
+				}
+			}
+			res[fn.Name.Name] = syn
 		}
 	}
 	return res
