@@ -235,7 +235,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		stage(StageMail, t0, err, "")
 		return rep, err
 	}
-	stage(StageMail, t0, nil, fmt.Sprintf("trusted mail %s, received %s after the request", v.SourceID, m.Received.Sub(rep.Requested).Round(time.Millisecond)))
+	stage(StageMail, t0, nil, fmt.Sprintf("trusted mail %s, received %s", v.SourceID, m.Received.UTC().Format(time.RFC3339)))
 
 	// 3. ConfirmForgotPassword with a fresh password.
 	t0 = now()

@@ -30,6 +30,8 @@ const MailUID = 65534
 type Dovecot struct {
 	// IMAPAddr and LMTPAddr are "127.0.0.1:PORT".
 	IMAPAddr, LMTPAddr string
+	// IMAPSAddr is the implicit-TLS IMAP listener (StartDovecotTLS only).
+	IMAPSAddr string
 	// Dir holds the configuration, the run directory, the log and the mail.
 	Dir string
 
@@ -54,6 +56,19 @@ func DovecotBinary() (string, error) {
 // StartDovecot starts dovecot with users (address → password). Mail for a
 // user lives in Dir/mail/<address>/Maildir. ctx bounds the start.
 func StartDovecot(ctx context.Context, users map[string]string) (*Dovecot, error) {
+	return startDovecot(ctx, users, nil, nil)
+}
+
+// StartDovecotTLS is StartDovecot with an implicit-TLS IMAP listener
+// (IMAPSAddr) serving the PEM certificate chain and key.
+func StartDovecotTLS(ctx context.Context, users map[string]string, certPEM, keyPEM []byte) (*Dovecot, error) {
+	if len(certPEM) == 0 || len(keyPEM) == 0 {
+		return nil, errors.New("standin: dovecot TLS needs a certificate and a key")
+	}
+	return startDovecot(ctx, users, certPEM, keyPEM)
+}
+
+func startDovecot(ctx context.Context, users map[string]string, certPEM, keyPEM []byte) (*Dovecot, error) {
 	bin, err := DovecotBinary()
 	if err != nil {
 		return nil, err
@@ -99,13 +114,28 @@ func StartDovecot(ctx context.Context, users map[string]string) (*Dovecot, error
 		return nil, err
 	}
 	d := &Dovecot{Dir: dir, IMAPAddr: fmt.Sprintf("127.0.0.1:%d", imapPort), LMTPAddr: fmt.Sprintf("127.0.0.1:%d", lmtpPort)}
+	sslConf, imapsPort := "ssl = no", 0
+	if certPEM != nil {
+		if imapsPort, err = freePort(); err != nil {
+			return nil, err
+		}
+		d.IMAPSAddr = fmt.Sprintf("127.0.0.1:%d", imapsPort)
+		certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		if err := os.WriteFile(certPath, certPEM, 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(keyPath, keyPEM, 0o600); err != nil {
+			return nil, err
+		}
+		sslConf = fmt.Sprintf("ssl = yes\nssl_cert = <%s\nssl_key = <%s\nssl_min_protocol = TLSv1.2", certPath, keyPath)
+	}
 	conf := fmt.Sprintf(`# standin: dovecot on 127.0.0.1 only, for tests
 protocols = imap lmtp
 listen = 127.0.0.1
 base_dir = %[1]s/run
 state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
-ssl = no
+%[5]s
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:~/Maildir
@@ -131,7 +161,8 @@ service imap-login {
     port = %[2]d
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = %[6]d
   }
 }
 service lmtp {
@@ -154,7 +185,7 @@ service stats {
     mode = 0600
   }
 }
-`, dir, imapPort, lmtpPort, MailUID)
+`, dir, imapPort, lmtpPort, MailUID, sslConf, imapsPort)
 	confPath := filepath.Join(dir, "dovecot.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, err
@@ -174,7 +205,7 @@ service stats {
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if ready(d.IMAPAddr) && ready(d.LMTPAddr) {
+		if ready(d.IMAPAddr) && ready(d.LMTPAddr) && (d.IMAPSAddr == "" || ready(d.IMAPSAddr)) {
 			return d, nil
 		}
 		select {
