@@ -138,6 +138,7 @@ log_path = %[1]s/dovecot.log
 %[5]s
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 mail_location = maildir:~/Maildir
 mail_uid = %[4]d
 mail_gid = %[4]d
