@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +167,37 @@ func TestVisibleText(t *testing.T) {
 	} {
 		if got := visibleText(in); got != want {
 			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestMailerGoldens: the code comes out of the mailer's own rendered
+// ForgotPassword mail in every locale, text, HTML and link agreeing.
+func TestMailerGoldens(t *testing.T) {
+	texts, _ := filepath.Glob("../render/testdata/golden/*/ForgotPassword.txt")
+	if len(texts) == 0 {
+		t.Fatal("no ForgotPassword goldens under internal/render/testdata/golden/*/")
+	}
+	for _, txt := range texts {
+		text, err := os.ReadFile(txt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		html, err := os.ReadFile(strings.TrimSuffix(txt, ".txt") + ".html")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex := ExtractCode(string(text), string(html))
+		if ex.Code != "123456" || ex.Text != CodeFound || ex.HTML != CodeMatch || ex.Link != CodeMatch {
+			t.Errorf("%s: %+v", txt, ex)
+		}
+	}
+}
+
+func TestExtractCodeSpanish(t *testing.T) {
+	for _, text := range []string{"Tu código: 123456\n", "TU CÓDIGO: 123456\n", "Tu código es 123456.\n"} {
+		if ex := ExtractCode(text, ""); ex.Code != "123456" {
+			t.Errorf("%q: %+v", text, ex)
 		}
 	}
 }

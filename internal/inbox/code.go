@@ -34,9 +34,10 @@ type Extraction struct {
 }
 
 // labelled finds a code on its labelled line: the mailer's "Your code:
-// 123456", the common "... code: 123456", and Cognito's default "Your
-// password reset code is 123456". Codes are six digits, standing alone.
-var labelled = regexp.MustCompile(`(?i)\bcode(?:\s+is)?\s*:?[ \t]*([0-9]{6})(?:[^0-9A-Za-z]|$)`)
+// 123456" (Spanish "Tu código: 123456"), the common "... code: 123456",
+// and Cognito's default "Your password reset code is 123456". Codes are
+// six digits, standing alone.
+var labelled = regexp.MustCompile(`(?i)\b(?:code|c[oó]digo)(?:\s+(?:is|es))?\s*:?[ \t]*([0-9]{6})(?:[^0-9A-Za-z]|$)`)
 
 var (
 	sixDigit = regexp.MustCompile(`(?:^|[^0-9])([0-9]{6})(?:[^0-9]|$)`)
