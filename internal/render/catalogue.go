@@ -136,39 +136,86 @@ func sortedLocales[V any](cat map[string]V) []string {
 	return locs
 }
 
+// compiled is a catalogue text split at its placeholders, for t.
+type compiled struct {
+	text  string   // the whole text, when it has no placeholders
+	parts []string // literal, name, literal, name, ..., literal
+}
+
+func compile(text string) compiled {
+	locs := placeholder.FindAllStringIndex(text, -1)
+	if len(locs) == 0 {
+		return compiled{text: text}
+	}
+	c := compiled{}
+	prev := 0
+	for _, l := range locs {
+		c.parts = append(c.parts, text[prev:l[0]], text[l[0]+1:l[1]-1])
+		prev = l[1]
+	}
+	c.parts = append(c.parts, text[prev:])
+	return c
+}
+
+// translator is one locale's compiled catalogue; its t method is the
+// templates' t function.
+type translator map[string]compiled
+
+func newTranslator(m messages) translator {
+	tr := make(translator, len(m))
+	for k, v := range m {
+		tr[k] = compile(v)
+	}
+	return tr
+}
+
 // t looks up key and fills its placeholders from name/value pairs:
 // t "layout.footer_reason" "email" .Email. It fails on an unknown key, a
 // placeholder left unfilled or a name the text does not have. Errors name
 // the key and placeholder, never a value (a value may be a code).
-func (m messages) t(key string, pairs ...string) (string, error) {
-	text, ok := m[key]
+func (tr translator) t(key string, pairs ...string) (string, error) {
+	c, ok := tr[key]
 	if !ok {
 		return "", fmt.Errorf("no message %q in the catalogue", key)
 	}
 	if len(pairs)%2 != 0 {
 		return "", fmt.Errorf("message %q: arguments come in name/value pairs", key)
 	}
-	values := make(map[string]string, len(pairs)/2)
+	if c.parts == nil {
+		if len(pairs) > 0 {
+			return "", fmt.Errorf("message %q has no placeholder {%s}", key, pairs[0])
+		}
+		return c.text, nil
+	}
 	for i := 0; i < len(pairs); i += 2 {
-		ph := "{" + pairs[i] + "}"
-		if !strings.Contains(text, ph) {
-			return "", fmt.Errorf("message %q has no placeholder %s", key, ph)
+		found := false
+		for j := 1; j < len(c.parts); j += 2 {
+			found = found || c.parts[j] == pairs[i]
 		}
-		values[ph] = pairs[i+1]
-	}
-	var missing string
-	// One pass, so that a value containing "{name}" is never filled in.
-	out := placeholder.ReplaceAllStringFunc(text, func(ph string) string {
-		v, ok := values[ph]
-		if !ok && missing == "" {
-			missing = ph
+		if !found {
+			return "", fmt.Errorf("message %q has no placeholder {%s}", key, pairs[i])
 		}
-		return v
-	})
-	if missing != "" {
-		return "", fmt.Errorf("message %q: placeholder %s is not filled", key, missing)
 	}
-	return out, nil
+	// One pass over the text, so that a value containing "{name}" is
+	// never filled in itself.
+	var b strings.Builder
+	for j, part := range c.parts {
+		if j%2 == 0 {
+			b.WriteString(part)
+			continue
+		}
+		filled := false
+		for i := 0; i < len(pairs) && !filled; i += 2 {
+			if pairs[i] == part {
+				b.WriteString(pairs[i+1])
+				filled = true
+			}
+		}
+		if !filled {
+			return "", fmt.Errorf("message %q: placeholder {%s} is not filled", key, part)
+		}
+	}
+	return b.String(), nil
 }
 
 // ResolveLocale maps a user's locale ("es", "es-MX", "es_419", "ES",

@@ -1,38 +1,12 @@
 package render
 
 import (
-	"encoding/base64"
 	"fmt"
 	htmltemplate "html/template"
 	"net/url"
-	"regexp"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/vanng822/go-premailer/premailer"
 )
-
-// inlineCSS moves the rules of the document's plain <style> blocks into
-// style attributes (go-premailer), for clients that drop <style>: Gmail in
-// some apps, many webmail clients, Outlook. Blocks marked
-// data-premailer="ignore" (media queries, dark mode) stay in the head, as
-// written, for the clients that honour them.
-func inlineCSS(doc string) (string, error) {
-	p, err := premailer.NewPremailerFromString(doc, premailer.NewOptions())
-	if err != nil {
-		return "", fmt.Errorf("inline CSS: %w", err)
-	}
-	out, err := p.Transform()
-	if err != nil {
-		return "", fmt.Errorf("inline CSS: %w", err)
-	}
-	out = strings.ReplaceAll(out, ` data-premailer="ignore"`, "")
-	out = unsealComments(out)
-	if !strings.HasSuffix(out, "\n") {
-		out += "\n"
-	}
-	return out, nil
-}
 
 // msoSnippets are fixed pieces of markup only Outlook desktop (Word's
 // renderer, "mso") reads, inside conditional comments. html/template drops
@@ -59,9 +33,9 @@ func mso(name string) (htmltemplate.HTML, error) {
 // preheaderSpacer follows the preheader: invisible characters that fill
 // the inbox preview line, so that it does not run on into the first words
 // of the mail.
-func preheaderSpacer() htmltemplate.HTML {
-	return htmltemplate.HTML(strings.Repeat("&#847;&zwnj;&nbsp;", 60))
-}
+func preheaderSpacer() htmltemplate.HTML { return spacer }
+
+var spacer = htmltemplate.HTML(strings.Repeat("&#847;&zwnj;&nbsp;", 60))
 
 // Button colours for vmlButton, by kind: fill, stroke, text.
 var vmlColours = map[string][3]string{
@@ -69,33 +43,11 @@ var vmlColours = map[string][3]string{
 	"secondary": {"#ffffff", "#4338ca", "#4338ca"},
 }
 
-// sealedComment is a comment whose content is base64: the HTML parser
-// under the inliner decodes character references inside comments and
-// writes them back raw, which would undo the escaping of a URL inside a
-// conditional comment. Sealed, the content passes through untouched and
-// unsealComments restores it after inlining.
-var sealedComment = regexp.MustCompile(`<!--sealed:([A-Za-z0-9+/=]*)-->`)
-
-func seal(comment string) htmltemplate.HTML {
-	return htmltemplate.HTML("<!--sealed:" + base64.StdEncoding.EncodeToString([]byte(comment)) + "-->")
-}
-
-func unsealComments(doc string) string {
-	return sealedComment.ReplaceAllStringFunc(doc, func(m string) string {
-		b, err := base64.StdEncoding.DecodeString(sealedComment.FindStringSubmatch(m)[1])
-		if err != nil {
-			return "" // cannot happen: seal wrote it
-		}
-		return string(b)
-	})
-}
-
 // vmlButton returns a VML rounded-rectangle button inside an [if mso]
 // conditional comment, the button Outlook desktop draws where it cannot
 // style the HTML one (which carries mso-hide:all). The URL and label are
-// escaped here, since this markup bypasses html/template, and sealed (see
-// seal) so that the escaping survives the inliner; a URL that is not
-// absolute http(s) or mailto is left out, as html/template would.
+// escaped here, since this markup bypasses html/template; a URL that is
+// not absolute http(s) or mailto is left out, as html/template would.
 func vmlButton(rawURL, label, kind string) (htmltemplate.HTML, error) {
 	c, ok := vmlColours[kind]
 	if !ok {
@@ -108,7 +60,7 @@ func vmlButton(rawURL, label, kind string) (htmltemplate.HTML, error) {
 	// VML needs a fixed width: about 9 px a character at 16 px semibold,
 	// plus the padding.
 	width := max(200, 64+9*utf8.RuneCountInString(label))
-	return seal(fmt.Sprintf(`<!--[if mso]>`+
+	return htmltemplate.HTML(fmt.Sprintf(`<!--[if mso]>`+
 		`<v:roundrect xmlns:v="urn:schemas-microsoft-com:vml" xmlns:w="urn:schemas-microsoft-com:office:word"%s `+
 		`style="height:48px;v-text-anchor:middle;width:%dpx;" arcsize="17%%" strokecolor="%s" strokeweight="1px" fillcolor="%s">`+
 		`<w:anchorlock/><center style="color:%s;font-family:'Segoe UI',Arial,sans-serif;font-size:16px;font-weight:600;">%s</center>`+

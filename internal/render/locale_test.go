@@ -2,6 +2,7 @@ package render
 
 import (
 	"errors"
+	"html"
 	"regexp"
 	"slices"
 	"strings"
@@ -66,7 +67,7 @@ func TestSpanish(t *testing.T) {
 				if m.Subject != subjects[trigger] {
 					t.Errorf("%s: Subject = %q, want %q", locale, m.Subject, subjects[trigger])
 				}
-				if !strings.HasPrefix(m.HTML, `<!DOCTYPE html><html lang="es" dir="ltr"`) {
+				if !strings.HasPrefix(m.HTML, "<!DOCTYPE html>\n<html lang=\"es\" dir=\"ltr\"") {
 					t.Errorf("%s: HTML does not start with <html lang=\"es\" dir=\"ltr\"", locale)
 				}
 				urls := regexp.MustCompile(`https://\S+`)
@@ -126,11 +127,12 @@ func TestPreheader(t *testing.T) {
 				t.Errorf("%s/%s: no hidden preheader div", loc, trigger)
 				continue
 			}
-			pre := strings.TrimRight(sm[1], "\u034f\u200c\u00a0")
+			content := html.UnescapeString(sm[1])
+			pre := strings.TrimRight(content, "\u034f\u200c\u00a0")
 			if len(pre) < 20 {
 				t.Errorf("%s/%s: preheader %q is too short to be one", loc, trigger, pre)
 			}
-			if len(sm[1])-len(pre) < 100 {
+			if len(content)-len(pre) < 100 {
 				t.Errorf("%s/%s: preheader is not followed by spacer characters", loc, trigger)
 			}
 			if strings.Contains(m.Text, pre) {
@@ -270,7 +272,7 @@ func TestCatalogueRefusals(t *testing.T) {
 }
 
 func TestT(t *testing.T) {
-	m := messages{"k": "Hi {name}, your code is {code}.", "plain": "Hello"}
+	m := newTranslator(messages{"k": "Hi {name}, your code is {code}.", "plain": "Hello"})
 	got, err := m.t("k", "name", "{code}", "code", "123")
 	if err != nil || got != "Hi {code}, your code is 123." {
 		t.Errorf("t = %q, %v; a value must never be filled in itself", got, err)

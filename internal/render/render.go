@@ -105,9 +105,11 @@ func needsCode(trigger string) bool { return trigger != AccountTakeOverNotificat
 // concurrent use.
 type Renderer struct {
 	opts    Options
-	locales []string                  // DefaultLocale first
-	cat     map[string]messages       // locale -> catalogue
-	sets    map[string]map[string]set // trigger -> locale -> templates
+	locales []string                     // DefaultLocale first
+	cat     map[string]messages          // locale -> catalogue
+	sets    map[string]map[string]set    // trigger -> locale -> templates
+	inl     inliner                      // CSS inlining, memoised per document structure
+	inline  func(string) (string, error) // inl.inline; tests look at the document before it
 }
 
 // set is one trigger's parsed templates in one locale.
@@ -189,6 +191,7 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 		cat:     cat,
 		sets:    make(map[string]map[string]set, len(Triggers)),
 	}
+	r.inline = r.inl.inline
 	for _, trigger := range Triggers {
 		file := fileName(trigger)
 		h, err := baseHTML.Clone()
@@ -212,7 +215,7 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 		}
 		r.sets[trigger] = make(map[string]set, len(r.locales))
 		for _, loc := range r.locales {
-			tf := map[string]any{"t": cat[loc].t}
+			tf := map[string]any{"t": newTranslator(cat[loc]).t}
 			hl, err := h.Clone()
 			if err != nil {
 				return nil, fmt.Errorf("render: %s: %w", file, err)
@@ -228,7 +231,14 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 	// A trial run catches what parsing cannot: unknown fields, calls to
 	// undefined blocks, unknown catalogue keys, HTML escaping errors, bad
 	// subjects. It also does html/template's one-time escaping work up
-	// front.
+	// front. It only scans the HTML for the inliner: go-premailer's first
+	// pass over a structure costs milliseconds, so each structure's first
+	// real mail pays it, not the cold start.
+	r.inline = func(doc string) (string, error) {
+		_, err := scan([]byte(doc))
+		return doc, err
+	}
+	defer func() { r.inline = r.inl.inline }()
 	for _, trigger := range Triggers {
 		for _, loc := range r.locales {
 			for _, d := range Samples(trigger) {
@@ -316,6 +326,7 @@ func (r *Renderer) Render(d Data) (Message, error) {
 	s := byLocale[loc]
 
 	var buf bytes.Buffer
+	buf.Grow(32 << 10) // the HTML is 10-15 KB before inlining
 	if err := s.text.ExecuteTemplate(&buf, "subject", struct{}{}); err != nil {
 		return Message{}, fmt.Errorf("render %s: subject in %s: %w", d.Trigger, s.file, err)
 	}
@@ -350,7 +361,7 @@ func (r *Renderer) Render(d Data) (Message, error) {
 	if err := s.html.ExecuteTemplate(&buf, layoutHTML, v); err != nil {
 		return Message{}, fmt.Errorf("render %s: HTML from %s: %w", d.Trigger, s.file, err)
 	}
-	html, err := inlineCSS(buf.String())
+	html, err := r.inline(buf.String())
 	if err != nil {
 		return Message{}, fmt.Errorf("render %s: HTML from %s: %w", d.Trigger, s.file, err)
 	}

@@ -132,9 +132,9 @@ func checkCommon(t *testing.T, m Message) {
 		`role="presentation"`,
 		"max-width:600px",
 		">Phenom</td>",
-		"You received this email because an account action was requested for qa+reset@thephenom.app at Phenom.",
+		"You received this email because an account action was requested for qa&#43;reset@thephenom.app at Phenom.",
 		`href="mailto:support@thephenom.app"`,
-		`<meta name="color-scheme" content="light dark"/>`,
+		`<meta name="color-scheme" content="light dark">`,
 		"@media (prefers-color-scheme: dark)",
 	} {
 		if !strings.Contains(m.HTML, want) {
