@@ -23,7 +23,6 @@ type tfModule struct {
 	dir    string
 	src    map[string][]byte // file name => contents
 	blocks []*hclsyntax.Block
-	files  map[*hclsyntax.Block]string // top-level block => its file
 }
 
 func loadModule(t *testing.T, dir string) *tfModule {
@@ -32,7 +31,7 @@ func loadModule(t *testing.T, dir string) *tfModule {
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no .tf files in %s (%v)", dir, err)
 	}
-	m := &tfModule{dir: dir, src: map[string][]byte{}, files: map[*hclsyntax.Block]string{}}
+	m := &tfModule{dir: dir, src: map[string][]byte{}}
 	p := hclparse.NewParser()
 	for _, path := range paths {
 		f, diags := p.ParseHCLFile(path)
@@ -40,10 +39,7 @@ func loadModule(t *testing.T, dir string) *tfModule {
 			t.Fatalf("%s", diags.Error())
 		}
 		m.src[path] = f.Bytes
-		for _, b := range f.Body.(*hclsyntax.Body).Blocks {
-			m.blocks = append(m.blocks, b)
-			m.files[b] = path
-		}
+		m.blocks = append(m.blocks, f.Body.(*hclsyntax.Body).Blocks...)
 	}
 	return m
 }
@@ -182,7 +178,6 @@ func hasRef(e hclsyntax.Expression, want string) bool {
 
 // statement is one statement of a data "aws_iam_policy_document".
 type statement struct {
-	block      *hclsyntax.Block
 	sid        string
 	effect     string
 	actions    []string
@@ -200,7 +195,7 @@ func policyStatements(t *testing.T, doc *hclsyntax.Block) []statement {
 	t.Helper()
 	var out []statement
 	for _, b := range nested(doc, "statement") {
-		s := statement{block: b, sid: str(b, "sid"), effect: str(b, "effect"), principals: map[string][]string{}}
+		s := statement{sid: str(b, "sid"), effect: str(b, "effect"), principals: map[string][]string{}}
 		if s.effect == "" {
 			s.effect = "Allow"
 		}
