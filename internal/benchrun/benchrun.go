@@ -96,6 +96,9 @@ type Report struct {
 	Opts     Options
 	// 1-minute load averages at the start and the end of the run
 	LoadStart, LoadEnd string
+	// Commit is the measured commit, with " plus uncommitted changes"
+	// when the work tree differed from it.
+	Commit string
 
 	// Go benchmarks
 	GoCmds    []string
@@ -528,6 +531,7 @@ func (r *Report) machine(ctx context.Context) {
 		}
 	}
 	r.LoadStart = loadAverage()
+	r.Commit = commitOf(ctx, r.Opts.Root)
 	r.Machine = runtime.GOOS + "/" + runtime.GOARCH
 	r.Kernel = cmdOut(ctx, "uname", "-sr")
 	r.GoVer = strings.TrimPrefix(cmdOut(ctx, r.Opts.Go, "version"), "go version ")
@@ -536,6 +540,20 @@ func (r *Report) machine(ctx context.Context) {
 	}
 	r.NodeVer = cmdOut(ctx, "node", "--version")
 	r.MotoVer = cmdOut(ctx, "moto_server", "--version")
+}
+
+// commitOf names the checked-out commit of root and whether the work tree
+// (docs/benchmarks.md aside) has changes.
+func commitOf(ctx context.Context, root string) string {
+	c := cmdOut(ctx, "git", "-C", root, "log", "-1", "--format=%h %s")
+	if c == "" {
+		return ""
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--", ".", ":!docs/benchmarks.md").Output()
+	if err == nil && len(strings.TrimSpace(string(out))) > 0 {
+		c += " (plus uncommitted changes)"
+	}
+	return c
 }
 
 // loadAverage is the 1-minute load average, "" when unknown.

@@ -19,6 +19,9 @@ func (r *Report) Markdown() string {
 	w("| | |\n|---|---|\n")
 	w("| date | %s |\n", r.Date.Format("2006-01-02 15:04 MST"))
 	w("| machine | %s, %d cores, %s memory, %s, %s |\n", r.CPU, r.Cores, orDash(r.MemTotal), r.Machine, orDash(r.Kernel))
+	if r.Commit != "" {
+		w("| commit | %s |\n", mdCell(r.Commit))
+	}
 	w("| Go | %s |\n", r.GoVer)
 	w("| Node (the peer) | %s |\n", orDash(r.NodeVer))
 	w("| stand-ins | local-kms (Go, served by the harness) for KMS; %s (Python) behind the stand-in's correcting proxy for SES v2; all on 127.0.0.1 |\n", orDefault(r.MotoVer, "moto_server"))
