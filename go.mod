@@ -21,6 +21,7 @@ require (
 	github.com/emersion/go-msgauth v0.7.0
 	github.com/hashicorp/hcl/v2 v2.25.0
 	github.com/jhillyerd/enmime/v2 v2.3.0
+	github.com/miekg/dns v1.1.73
 	github.com/nsmithuk/local-kms v0.0.0-20260228092603-2a5e92d09ab6
 	github.com/rhysd/actionlint v1.7.12
 	github.com/sirupsen/logrus v1.4.2
@@ -80,7 +81,6 @@ require (
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/mattn/go-runewidth v0.0.21 // indirect
 	github.com/mattn/go-shellwords v1.0.12 // indirect
-	github.com/miekg/dns v1.1.73 // indirect
 	github.com/mitchellh/go-wordwrap v1.0.1 // indirect
 	github.com/olekukonko/cat v0.0.0-20250911104152-50322a0618f6 // indirect
 	github.com/olekukonko/errors v1.2.0 // indirect
