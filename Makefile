@@ -16,7 +16,7 @@ export PATH := $(BIN):$(PATH)
 
 FUZZTIME  ?= 10s
 
-.PHONY: all test test-short deps demo lambda bench fixtures srp-vectors fuzz clean
+.PHONY: all test test-short deps demo preview lambda bench fixtures srp-vectors fuzz clean
 
 all: test
 
@@ -98,6 +98,11 @@ test-short:
 ## on 127.0.0.1 decrypts a Cognito-shaped ciphertext, the mail lands in out/maildir
 demo:
 	$(GO) run ./cmd/devstack -- $(GO) run ./cmd/mailer invoke --event testdata/events/ForgotPassword.json
+
+## preview: every mail in every language from sample data, with the checks:
+## out/preview/index.html (live: go run ./cmd/mailer preview --serve 127.0.0.1:8025 --templates templates)
+preview:
+	$(GO) run ./cmd/mailer preview --out out/preview
 
 ## lambda: dist/lambda.zip with bootstrap for provided.al2023 on arm64, the
 ## same bytes from any clean checkout in any folder: the toolchain named in
