@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -291,7 +292,7 @@ func runRead(ctx context.Context, args []string, getenv func(string) string, std
 	var m inbox.Message
 	if *wait > 0 {
 		wctx, cancel := context.WithTimeout(ctx, *wait)
-		m, err = inbox.Wait(wctx, src, q, inbox.DefaultBackoff)
+		m, err = inbox.Wait(wctx, src, q, retryLogger(stderr))
 		cancel()
 	} else {
 		m, err = inbox.Find(ctx, src, q)
@@ -422,7 +423,7 @@ func runRoundTrip(ctx context.Context, args []string, getenv func(string) string
 	rep, err := reset.Run(ctx, reset.Config{
 		Cognito: cog, PoolID: *pool, ClientID: *client, ClientSecret: secret,
 		Username: *username, Email: email, Auth: *auth,
-		Source: src, From: c.from, LookupTXT: lookup, Timeout: *timeout,
+		Source: src, From: c.from, LookupTXT: lookup, Timeout: *timeout, Backoff: retryLogger(stderr),
 		Progress: out.stage,
 	})
 	if rep == nil {
@@ -446,6 +447,18 @@ func runRoundTrip(ctx context.Context, args []string, getenv func(string) string
 	}
 	out.json(jr)
 	return err
+}
+
+// retryLogger is the default polling schedule, logging (slog, on stderr)
+// each failed look that is retried: a source that is down shows itself
+// before the timeout.
+func retryLogger(stderr io.Writer) inbox.Backoff {
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	b := inbox.DefaultBackoff
+	b.OnError = func(look int, err error) {
+		logger.Warn("source look failed, retrying", "look", look, "error", err.Error())
+	}
+	return b
 }
 
 // noLimitRetries retries transient failures but never LimitExceeded or

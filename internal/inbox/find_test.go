@@ -123,3 +123,38 @@ func TestWait(t *testing.T) {
 		t.Fatalf("want no match after several looks, got %v", err)
 	}
 }
+
+type flaky struct {
+	Maildir
+	fails int
+}
+
+func (f *flaky) Fetch(ctx context.Context, since time.Time, skip func(string) bool) ([]Message, error) {
+	if f.fails > 0 {
+		f.fails--
+		return nil, errors.New("connection refused")
+	}
+	return f.Maildir.Fetch(ctx, since, skip)
+}
+
+// TestWaitRetriesSourceErrors: passing source errors are retried and
+// reported; five in a row end the wait with the error.
+func TestWaitRetriesSourceErrors(t *testing.T) {
+	dir, _ := newMaildir(t)
+	writeMail(t, filepath.Join(dir, "new"), "m", build(t, mailOpts{signers: []string{"thephenom.app"}}), time.Now())
+	var heard []int
+	b := Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond, Factor: 2, OnError: func(look int, err error) { heard = append(heard, look) }}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	src := &flaky{Maildir: Maildir{Path: dir}, fails: 2}
+	if _, err := Wait(ctx, src, Query{To: testTo}, b); err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	if len(heard) != 2 || heard[0] != 1 || heard[1] != 2 {
+		t.Errorf("heard of looks %v", heard)
+	}
+	src.fails = 10
+	if _, err := Wait(ctx, src, Query{To: testTo}, b); err == nil || errors.Is(err, ErrNoMatch) {
+		t.Errorf("a source that stays down: %v", err)
+	}
+}

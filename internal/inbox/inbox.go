@@ -274,6 +274,9 @@ func Snapshot(ctx context.Context, src Source, q Query) (map[string]bool, error)
 type Backoff struct {
 	Initial, Max time.Duration
 	Factor       float64
+	// OnError, when set, hears of each failed look that Wait retries (a
+	// source error: it never holds a message body).
+	OnError func(look int, err error)
 }
 
 // DefaultBackoff starts at 250 ms and grows by half up to 5 s.
@@ -284,7 +287,9 @@ var DefaultBackoff = Backoff{Initial: 250 * time.Millisecond, Max: 5 * time.Seco
 // (a refused connection, a timeout) is retried.
 func Wait(ctx context.Context, src Source, q Query, b Backoff) (Message, error) {
 	if b.Initial <= 0 {
+		onError := b.OnError
 		b = DefaultBackoff
+		b.OnError = onError
 	}
 	delay := b.Initial
 	looks := 0
@@ -310,6 +315,9 @@ func Wait(ctx context.Context, src Source, q Query, b Backoff) (Message, error) 
 			failures++
 			if failures >= 5 {
 				return Message{}, err
+			}
+			if b.OnError != nil {
+				b.OnError(looks, err)
 			}
 		}
 		last = err
