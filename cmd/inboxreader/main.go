@@ -89,6 +89,9 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// errHelp ends a subcommand after -h printed the usage: exit 0.
+var errHelp = errors.New("help")
+
 func usageErr(format string, a ...any) error {
 	return &exitError{exitUsage, fmt.Errorf(format, a...)}
 }
@@ -156,7 +159,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return &exitError{exitUsage, errors.New("help requested")}
+			return errHelp
 		}
 		return usageErr("%v", err)
 	}
@@ -265,6 +268,9 @@ func runRead(ctx context.Context, args []string, getenv func(string) string, std
 	wait := fs.Duration("wait", 0, "keep looking this long (default: look once)")
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	if err := parseFlags(fs, args, stderr); err != nil {
+		if err == errHelp {
+			return nil
+		}
 		return err
 	}
 	if *to == "" || !strings.Contains(*to, "@") {
@@ -379,6 +385,9 @@ func runRoundTrip(ctx context.Context, args []string, getenv func(string) string
 	showPassword := fs.Bool("show-password", false, "print the new password")
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	if err := parseFlags(fs, args, stderr); err != nil {
+		if err == errHelp {
+			return nil
+		}
 		return err
 	}
 	switch {

@@ -242,6 +242,11 @@ func TestUsage(t *testing.T) {
 		}
 		assertNoSecret(t, "stderr", stderr, "hunter2pw")
 	}
+	for _, args := range [][]string{{"read", "-h"}, {"roundtrip", "--help"}} {
+		if _, _, code := invoke(t, nil, args...); code != exitOK {
+			t.Errorf("%v: exit %d, want 0", args, code)
+		}
+	}
 	stdout, _, code := invoke(t, nil, "help")
 	if code != exitOK || !strings.Contains(stdout, "INBOX_IMAP_PASSWORD") {
 		t.Errorf("help: exit %d", code)
