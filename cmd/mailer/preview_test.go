@@ -15,13 +15,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jhillyerd/enmime/v2"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/preview"
+	"github.com/Phenom-earth/phenom-mailer/internal/standin"
 	"github.com/Phenom-earth/phenom-mailer/templates"
 )
 
@@ -153,27 +153,9 @@ func TestPreviewTemplatesDir(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe to read while run writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestPreviewServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr lockedBuffer
+	var stdout, stderr standin.LockedBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"preview", "--serve", "127.0.0.1:0", "--templates", copyTemplateDir(t)}, envMap(nil), strings.NewReader(""), &stdout, &stderr)

@@ -314,7 +314,7 @@ func runRIE(ctx context.Context, rie, stamp, bootstrap, scratch string, env []st
 	cmd.Env = append(append([]string(nil), env...), "EXECSTAMP_FILE="+stampFile, "EXECSTAMP_RUNTIME_API="+pl.Addr().String())
 	cmd.Dir = filepath.Dir(bootstrap)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out := &lockedBuffer{}
+	out := &standin.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return res, err
@@ -450,21 +450,4 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -52,7 +52,7 @@ type Chain struct {
 	Pool, Client string
 	// DKIMKeyPEM is the mailer's signing key (the DNS server has its public half).
 	DKIMKeyPEM []byte
-	rieLogs    *lockedBuffer
+	rieLogs    *LockedBuffer
 
 	rie       *exec.Cmd
 	bootstrap string
@@ -67,7 +67,7 @@ func (c *Chain) RIELog() string { return c.rieLogs.String() }
 // ErrMotoMissing, ErrDovecotMissing, ErrCognitoLocalMissing or ErrRIEMissing
 // mean a tool is not installed.
 func StartChain(ctx context.Context) (c *Chain, err error) {
-	c = &Chain{rieLogs: &lockedBuffer{}}
+	c = &Chain{rieLogs: &LockedBuffer{}}
 	defer func() {
 		if err != nil {
 			c.Close()

@@ -45,7 +45,7 @@ type CognitoLocal struct {
 
 	cmd      *exec.Cmd
 	waitDone chan struct{}
-	out      lockedBuffer
+	out      LockedBuffer
 	once     sync.Once
 }
 
