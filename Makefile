@@ -61,13 +61,19 @@ $(CHROMIUM):
 # dovecot (IMAP, and LMTP for delivery) is the real mailbox of the inbox
 # reader's chain test; the tests run it themselves on 127.0.0.1 with their own
 # configuration. Installed through apt when missing (the LMTP server is the
-# file checked). If the package's own service started, it is stopped: only the
-# tests' instances may run. CI runs as root and there a failed install fails;
+# file checked). The package's own service must not start (it would listen on
+# every address): a policy-rc.d that forbids starts is in place during the
+# install, and a service that started anyway is stopped. Only the tests'
+# instances, on 127.0.0.1, may run. CI runs as root and there a failed install fails;
 # elsewhere without root it warns, and the IMAP tests skip.
 $(DOVECOT):
 	@if [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd dovecot-lmtpd && \
+	  policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd dovecot-lmtpd; st=$$?; \
+	  if [ -n "$$policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; \
 	  if [ -f /run/dovecot/master.pid ]; then /usr/sbin/dovecot stop || true; fi; \
+	  [ $$st = 0 ] || exit $$st; \
 	elif [ "$$CI" = true ]; then \
 	  echo "dovecot is missing and CI is not root: apt-get install dovecot-imapd dovecot-lmtpd"; exit 1; \
 	else \
