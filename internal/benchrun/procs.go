@@ -71,6 +71,16 @@ func (s *stack) close() {
 // settings (SES delivery, the DKIM check, no signing in the mailer, no
 // idempotency table) pointed at the stand-ins. Nothing is inherited but PATH.
 func (s *stack) mailerEnv() []string {
+	return append(s.awsEnv(),
+		"MAILER_KMS_KEY_ARNS="+standin.KeyARN(standin.StagingKeyID),
+		"MAILER_ALLOWED_POOLS="+standin.StagingPool,
+		"MAILER_ENVIRONMENT=bench",
+	)
+}
+
+// awsEnv is what the mailer and the peer share: PATH, HOME, region,
+// test credentials and the stand-ins' endpoints.
+func (s *stack) awsEnv() []string {
 	return []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + s.home,
@@ -80,27 +90,16 @@ func (s *stack) mailerEnv() []string {
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ENDPOINT_URL_KMS=" + s.kms.URL,
 		"AWS_ENDPOINT_URL_SESV2=" + s.moto.URL,
-		"MAILER_KMS_KEY_ARNS=" + standin.KeyARN(standin.StagingKeyID),
-		"MAILER_ALLOWED_POOLS=" + standin.StagingPool,
-		"MAILER_ENVIRONMENT=bench",
 	}
 }
 
 // peerEnv is the Node peer's environment: the same credentials, region and
 // stand-ins, and the same key.
 func (s *stack) peerEnv() []string {
-	return []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + s.home,
-		"AWS_REGION=" + standin.Region,
-		"AWS_ACCESS_KEY_ID=test",
-		"AWS_SECRET_ACCESS_KEY=test",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ENDPOINT_URL_KMS=" + s.kms.URL,
-		"AWS_ENDPOINT_URL_SESV2=" + s.moto.URL,
-		"PEER_KMS_KEY_ARN=" + standin.KeyARN(standin.StagingKeyID),
+	return append(s.awsEnv(),
+		"PEER_KMS_KEY_ARN="+standin.KeyARN(standin.StagingKeyID),
 		"AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true",
-	}
+	)
 }
 
 // buildMailer builds the mailer for this machine with the Lambda build's

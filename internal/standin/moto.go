@@ -419,13 +419,7 @@ func fixSESResponse(resp *http.Response) error {
 	if !isGet && !isCreate {
 		return nil
 	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(body, &doc); err == nil {
+	return rewriteJSON(resp, func(doc map[string]any) {
 		if isGet {
 			doc["VerifiedForSendingStatus"] = true
 		}
@@ -438,6 +432,20 @@ func fixSESResponse(resp *http.Response) error {
 				}
 			}
 		}
+	})
+}
+
+// rewriteJSON reads resp's JSON body, lets fix change it, and puts the
+// result back; a body that is not a JSON object passes unchanged.
+func rewriteJSON(resp *http.Response, fix func(doc map[string]any)) error {
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err == nil {
+		fix(doc)
 		if fixed, err := json.Marshal(doc); err == nil {
 			body = fixed
 		}
@@ -463,13 +471,7 @@ func parseMotoTime(s string) (time.Time, error) {
 // which the AWS SDK for Go v2 cannot decode: objects in boolean members are
 // dropped.
 func fixConfigurationSet(resp *http.Response) error {
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(body, &doc); err == nil {
+	return rewriteJSON(resp, func(doc map[string]any) {
 		bools := map[string][]string{
 			"SendingOptions":     {"SendingEnabled"},
 			"ReputationOptions":  {"ReputationMetricsEnabled"},
@@ -479,9 +481,7 @@ func fixConfigurationSet(resp *http.Response) error {
 		for section, members := range bools {
 			sec, ok := doc[section].(map[string]any)
 			if !ok {
-				if _, present := doc[section]; present {
-					delete(doc, section)
-				}
+				delete(doc, section)
 				continue
 			}
 			for _, m := range members {
@@ -490,12 +490,5 @@ func fixConfigurationSet(resp *http.Response) error {
 				}
 			}
 		}
-		if fixed, err := json.Marshal(doc); err == nil {
-			body = fixed
-		}
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
-	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
-	return nil
+	})
 }
