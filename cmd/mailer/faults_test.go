@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -152,14 +151,7 @@ func TestFaultsOutlastingTheDeadline(t *testing.T) {
 
 func TestDuplicateDeliveries(t *testing.T) {
 	newFaultStack(t, true, nil)
-	cfg, err := loadConfig(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := newHandler(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := handlerFromEnv(t)
 	ev := marshal(t, readEvent(t, "SignUp"))
 	var mu sync.Mutex
 	outcomes := map[string]int{}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"regexp"
 	"slices"
 	"sync"
@@ -66,14 +65,7 @@ func runLoad(t testing.TB) loadResult {
 	}
 	rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
 
-	cfg, err := loadConfig(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := newHandler(context.Background(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := handlerFromEnv(t)
 	res := loadResult{outcomes: map[string]int{}, codes: codes}
 	var mu sync.Mutex
 	work := make(chan []byte)

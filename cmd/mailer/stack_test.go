@@ -149,6 +149,21 @@ func mailerEnv(t testing.TB, extra map[string]string) {
 	}
 }
 
+// handlerFromEnv wires the real handler, as the mailer does, from the
+// environment the test set, for tests that call it many times in one process.
+func handlerFromEnv(t testing.TB) *cognito.Handler {
+	t.Helper()
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newHandler(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // invoke runs `mailer invoke` in process on event JSON.
 func invoke(t *testing.T, event []byte) (res cognito.Result, exit int, logs string) {
 	t.Helper()
