@@ -131,5 +131,5 @@ func previewLine(doc string) string {
 	if j := strings.Index(rest, "</div>"); j >= 0 {
 		rest = rest[:j]
 	}
-	return strings.TrimRight(stdhtml.UnescapeString(rest), "\u034f\u200c\u00a0 ")
+	return strings.TrimRight(stdhtml.UnescapeString(rest), "\u034f\u200c\u00a0 \n")
 }

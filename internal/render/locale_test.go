@@ -128,7 +128,7 @@ func TestPreheader(t *testing.T) {
 				continue
 			}
 			content := html.UnescapeString(sm[1])
-			pre := strings.TrimRight(content, "\u034f\u200c\u00a0")
+			pre := strings.TrimRight(content, "\u034f\u200c\u00a0\n")
 			if len(pre) < 20 {
 				t.Errorf("%s/%s: preheader %q is too short to be one", loc, trigger, pre)
 			}
