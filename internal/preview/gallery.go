@@ -69,6 +69,9 @@ type galleryPage struct {
 	Checks   int
 	Failed   int
 	Failures []galleryRef
+	// The receivers' verdicts: reached, failed, and not checked (a tool
+	// is missing).
+	Verdicts, VerdictsFailed, NotChecked int
 }
 
 type galleryRef struct{ ID, Name string }
@@ -76,8 +79,9 @@ type galleryRef struct{ ID, Name string }
 type galleryLocale struct{ Code, Name string }
 
 // WriteGallery writes the gallery page: every mail, grouped by trigger,
-// with its subject, preheader, sizes, check results, the plain text and
-// the HTML shown in frames at 375 or 600 px, light and dark.
+// with its subject, preheader, sizes, check results, the receivers'
+// verdicts (when Judge ran), the plain text and the HTML shown in frames
+// at 375 or 600 px, light and dark.
 func WriteGallery(w io.Writer, mails []Mail, opts GalleryOptions) error {
 	page := galleryPage{GalleryOptions: opts}
 	index := map[string]int{}
@@ -103,6 +107,18 @@ func WriteGallery(w io.Writer, mails []Mail, opts GalleryOptions) error {
 			if !c.OK {
 				gm.Failed++
 				page.Failed++
+			}
+		}
+		for _, v := range m.Receivers {
+			switch {
+			case !v.Checked:
+				page.NotChecked++
+			case !v.OK:
+				gm.Failed++
+				page.Verdicts++
+				page.VerdictsFailed++
+			default:
+				page.Verdicts++
 			}
 		}
 		if gm.Failed > 0 {

@@ -78,16 +78,34 @@ func Samples(locales []string) []Sample {
 	return out
 }
 
-// Mail is a rendered sample: the message, its MIME form and the checks.
+// Mail is a rendered sample: the message, its MIME form, the checks and,
+// after Judge, the receivers' verdicts.
 type Mail struct {
 	Sample
-	Message render.Message
-	EML     []byte
-	Checks  []Check
+	Message   render.Message
+	EML       []byte
+	Checks    []Check
+	Receivers []Verdict
 }
 
-// OK reports whether every check passed.
-func (m Mail) OK() bool { return OK(m.Checks) }
+// OK reports whether every check passed and no verdict failed.
+func (m Mail) OK() bool { return OK(m.Checks) && m.Failed() == 0 }
+
+// Failed is the number of failed checks and verdicts.
+func (m Mail) Failed() int {
+	n := 0
+	for _, c := range m.Checks {
+		if !c.OK {
+			n++
+		}
+	}
+	for _, v := range m.Receivers {
+		if v.Failed() {
+			n++
+		}
+	}
+	return n
+}
 
 // FixedTime is the Date of every preview .eml, so that files are stable.
 var FixedTime = time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)

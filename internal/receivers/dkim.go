@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 )
 
 //go:embed dkimpy.py
@@ -37,48 +38,61 @@ type DKIMPy struct {
 	Python string
 }
 
-// Verify checks raw's first DKIM signature. keys maps
+// Verify checks the first DKIM signature of each mail, in one dkimpy
+// process; the results are in the order of mails. keys maps
 // "<selector>._domainkey.<domain>" to its TXT record (see TXTRecord); they
 // stand in for DNS, so nothing is looked up on the network. A missing
 // python3 or dkimpy is a *MissingError.
-func (v DKIMPy) Verify(ctx context.Context, raw []byte, keys map[string]string) (DKIMResult, error) {
+func (v DKIMPy) Verify(ctx context.Context, mails [][]byte, keys map[string]string) ([]DKIMResult, error) {
 	py := v.Python
 	if py == "" {
 		py = "/usr/bin/python3"
 	}
 	missing := &MissingError{Tool: "python3-dkim", Fix: "apt-get install python3-dkim, or make deps"}
 	if _, err := exec.LookPath(py); err != nil {
-		return DKIMResult{}, missing
+		return nil, missing
 	}
 	dir, err := os.MkdirTemp("", "mailer-dkimpy-")
 	if err != nil {
-		return DKIMResult{}, fmt.Errorf("dkimpy: %w", err)
+		return nil, fmt.Errorf("dkimpy: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	name := filepath.Join(dir, "mail.eml")
-	if err := os.WriteFile(name, raw, 0o600); err != nil {
-		return DKIMResult{}, fmt.Errorf("dkimpy: %w", err)
+	args := []string{"-c", dkimpyPy}
+	for i, raw := range mails {
+		name := filepath.Join(dir, strconv.Itoa(i)+".eml")
+		if err := os.WriteFile(name, raw, 0o600); err != nil {
+			return nil, fmt.Errorf("dkimpy: %w", err)
+		}
+		args = append(args, name)
 	}
 	in, err := json.Marshal(keys)
 	if err != nil {
-		return DKIMResult{}, fmt.Errorf("dkimpy: %w", err)
+		return nil, fmt.Errorf("dkimpy: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, py, "-c", dkimpyPy, name)
+	cmd := exec.CommandContext(ctx, py, args...)
 	cmd.Stdin = bytes.NewReader(in)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) && exit.ExitCode() == 3 {
-			return DKIMResult{}, missing
+			return nil, missing
 		}
-		return DKIMResult{}, fmt.Errorf("dkimpy: %w: %s", err, lastLine(stderr.String()))
+		return nil, fmt.Errorf("dkimpy: %w: %s", err, lastLine(stderr.String()))
 	}
-	var res DKIMResult
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		return DKIMResult{}, fmt.Errorf("dkimpy: unexpected output: %w", err)
+	var out []DKIMResult
+	dec := json.NewDecoder(&stdout)
+	for dec.More() {
+		var res DKIMResult
+		if err := dec.Decode(&res); err != nil {
+			return nil, fmt.Errorf("dkimpy: unexpected output: %w", err)
+		}
+		out = append(out, res)
 	}
-	return res, nil
+	if len(out) != len(mails) {
+		return nil, fmt.Errorf("dkimpy: %d verdicts for %d mails", len(out), len(mails))
+	}
+	return out, nil
 }
 
 // TXTRecord is the DKIM key record (RFC 6376 3.6.1) publishing pub, as

@@ -49,8 +49,9 @@ func TestDKIMPyVerifiesTheMailersSignature(t *testing.T) {
 	}
 	keys := map[string]string{"mailer._domainkey.thephenom.app": txt}
 	v := DKIMPy{}
-	res, err := v.Verify(context.Background(), raw, keys)
+	all, err := v.Verify(context.Background(), [][]byte{raw}, keys)
 	need(t, err)
+	res := all[0]
 	if !res.Pass || res.Domain != "thephenom.app" || res.Selector != "mailer" {
 		t.Fatalf("the mailer's signature: %+v, want a pass for d=thephenom.app s=mailer", res)
 	}
@@ -72,11 +73,11 @@ func TestDKIMPyVerifiesTheMailersSignature(t *testing.T) {
 		if bytes.Equal(c.raw, raw) && c.keys["mailer._domainkey.thephenom.app"] == txt {
 			t.Fatalf("%s: the tampering changed nothing", name)
 		}
-		res, err := v.Verify(context.Background(), c.raw, c.keys)
+		res, err := v.Verify(context.Background(), [][]byte{c.raw}, c.keys)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if res.Pass {
+		if res[0].Pass {
 			t.Errorf("%s: dkimpy passes the mail", name)
 		}
 	}
