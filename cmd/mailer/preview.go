@@ -145,7 +145,11 @@ func previewOut(ctx context.Context, r *render.Renderer, eml *send.Sender, dir s
 	if err := preview.Judge(ctx, mails, judges); err != nil {
 		return 0, err
 	}
-	if err := preview.Write(dir, mails, preview.GalleryOptions{Languages: preview.Languages(r)}); err != nil {
+	opts := preview.GalleryOptions{Languages: preview.Languages(r)}
+	if opts.Axe, err = os.ReadFile(filepath.Join(repoRoot(), "node_modules", "axe-core", "axe.min.js")); err != nil {
+		opts.AxeMissing = "axe-core missing (npm ci, or make deps, in the repository)"
+	}
+	if err := preview.Write(dir, mails, opts); err != nil {
 		return 0, err
 	}
 	failed := 0
@@ -184,8 +188,8 @@ func previewOut(ctx context.Context, r *render.Renderer, eml *send.Sender, dir s
 
 // repoRoot is the repository folder the command runs in (the nearest
 // folder up from the working directory holding scripts/clientsupport.mjs),
-// or "." when there is none: the client-support report then says its
-// script is missing.
+// or "." when there is none: the client-support report and axe-core then
+// say they are missing.
 func repoRoot() string {
 	dir, err := os.Getwd()
 	if err != nil {

@@ -54,8 +54,13 @@ func TestPreviewReceivers(t *testing.T) {
 			t.Errorf("en/ForgotPassword receivers line lacks %q:\n%s", want, line)
 		}
 	}
+	// axe-core goes beside the gallery, which runs it in every frame when
+	// opened (internal/preview's browser tests watch it do so).
+	if _, err := os.Stat(filepath.Join(dir, "axe.min.js")); err != nil {
+		t.Errorf("no axe.min.js beside the gallery: %v", err)
+	}
 	index, _ := os.ReadFile(filepath.Join(dir, "index.html"))
-	for _, want := range []string{"all 48 receiver verdicts pass", "What receivers say", "GB_CUSTOM_HTM_URI 1.0", "accepted: border-radius in outlook.windows"} {
+	for _, want := range []string{"all 48 receiver verdicts pass", "What receivers say", "GB_CUSTOM_HTM_URI 1.0", "accepted: border-radius in outlook.windows", `data-axe="pending"`} {
 		if !strings.Contains(string(index), want) {
 			t.Errorf("the gallery lacks %q", want)
 		}

@@ -460,10 +460,10 @@ func TestBrowserGallery(t *testing.T) {
 	}
 	r := newRenderer(t)
 	dir := t.TempDir()
-	if err := Write(dir, buildAll(t), GalleryOptions{Languages: Languages(r)}); err != nil {
+	if err := Write(dir, buildAll(t), GalleryOptions{Languages: Languages(r), Axe: []byte(axeSource(t))}); err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
 	err := chromedp.Do(rctx,
 		chromedp.EmulateViewport(1600, 1000),
@@ -472,6 +472,21 @@ func TestBrowserGallery(t *testing.T) {
 	)
 	if err != nil {
 		t.Fatalf("Chromium: %v", err)
+	}
+	// axe-core runs in every frame: each mail's axe line ends pending.
+	axe, err := chromedp.Run(rctx, chromedp.Evaluate[[]string](`new Promise(resolve => { const done = () => {
+	    const s = [...document.querySelectorAll("li.axe")].map(li => li.dataset.axe + ": " + li.textContent);
+	    if (s.every(x => !x.startsWith("pending"))) resolve(s); else setTimeout(done, 200); }; done(); })`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("Chromium: waiting for axe-core in the gallery: %v", err)
+	}
+	if len(axe) != 16 {
+		t.Errorf("%d axe lines in the gallery, want 16", len(axe))
+	}
+	for _, a := range axe {
+		if !strings.HasPrefix(a, "pass: ") {
+			t.Errorf("gallery axe line %q, want a pass", a)
+		}
 	}
 	rep, err := chromedp.Run(rctx, chromedp.Evaluate[galleryReport](galleryJS))
 	if err != nil {

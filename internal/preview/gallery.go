@@ -31,6 +31,14 @@ type GalleryOptions struct {
 	// Languages maps a locale to its own name ("Español"); missing ones
 	// show the locale code.
 	Languages map[string]string
+	// Axe is axe-core's browser build (node_modules/axe-core/axe.min.js).
+	// When set, Write puts it beside the gallery as axe.min.js and the
+	// gallery, once open in a browser, runs it in every mail frame and
+	// shows the serious and critical violations per mail and scheme.
+	Axe []byte
+	// AxeMissing, when Axe is empty, says why ("axe-core missing (npm ci)"):
+	// the gallery then shows that axe was not checked.
+	AxeMissing string
 }
 
 // Descriptions say when Cognito sends each trigger, for the gallery.

@@ -151,9 +151,9 @@ func Build(r *render.Renderer, s *send.Sender, samples []Sample) ([]Mail, error)
 	return out, nil
 }
 
-// Write writes DIR/<locale>/<Trigger>.html, .txt and .eml for every mail
-// and the gallery DIR/index.html. Existing files are replaced; nothing
-// else in dir is touched.
+// Write writes DIR/<locale>/<Trigger>.html, .txt and .eml for every mail,
+// the gallery DIR/index.html and, with opts.Axe, DIR/axe.min.js. Existing
+// files are replaced; nothing else in dir is touched.
 func Write(dir string, mails []Mail, opts GalleryOptions) error {
 	if dir == "" {
 		return errors.New("preview: no output folder")
@@ -167,6 +167,11 @@ func Write(dir string, mails []Mail, opts GalleryOptions) error {
 			if err := os.WriteFile(filepath.Join(sub, m.Trigger+ext), b, 0o644); err != nil {
 				return fmt.Errorf("preview: %w", err)
 			}
+		}
+	}
+	if len(opts.Axe) > 0 {
+		if err := os.WriteFile(filepath.Join(dir, "axe.min.js"), opts.Axe, 0o644); err != nil {
+			return fmt.Errorf("preview: %w", err)
 		}
 	}
 	f, err := os.Create(filepath.Join(dir, "index.html"))
