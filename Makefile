@@ -9,6 +9,10 @@ LAMBDA_LDFLAGS := -s -w -buildid=
 GNU_TIME  := /usr/bin/time
 CHROMIUM  := /usr/bin/chromium
 DOVECOT   := /usr/lib/dovecot/lmtp
+# the receivers' judges (internal/receivers): SpamAssassin, dkimpy for
+# Debian's python3, and OpenDKIM's tools (opendkim-testmsg) for checking a
+# signature by hand
+RECEIVER_TOOLS := /usr/bin/spamassassin /usr/lib/python3/dist-packages/dkim/__init__.py /usr/sbin/opendkim-testmsg
 # the toolchain that builds the Lambda: go.mod's toolchain line, else its go
 # line (fetched through the module proxy when the local Go differs)
 LAMBDA_TOOLCHAIN ?= $(shell awk '/^toolchain /{t=$$2} /^go /{g="go"$$2} END{print (t != "" ? t : g)}' go.mod)
@@ -22,8 +26,9 @@ all: test
 
 ## deps: install what the tests and make bench need (npm packages,
 ## aws-lambda-rie, GNU time, Debian's Chromium for the browser tests,
-## dovecot for the inbox reader's IMAP round trip)
-deps: node_modules/.package-lock.json $(RIE) $(GNU_TIME) $(CHROMIUM) $(DOVECOT)
+## dovecot for the inbox reader's IMAP round trip, SpamAssassin, python3-dkim
+## and opendkim-tools for the receivers' verdicts)
+deps: node_modules/.package-lock.json $(RIE) $(GNU_TIME) $(CHROMIUM) $(DOVECOT) $(RECEIVER_TOOLS)
 	@command -v moto_server >/dev/null || { echo "moto_server is missing: it ships on this machine image (python moto[server])"; exit 1; }
 
 node_modules/.package-lock.json: package.json package-lock.json
@@ -78,6 +83,21 @@ $(DOVECOT):
 	  echo "dovecot is missing and CI is not root: apt-get install dovecot-imapd dovecot-lmtpd"; exit 1; \
 	else \
 	  echo "warning: dovecot is missing (sudo apt-get install dovecot-imapd dovecot-lmtpd): the inbox reader's chain tests will skip"; \
+	fi
+
+# SpamAssassin (scored with local tests only: no DNS, no network rules),
+# Debian's python3-dkim (dkimpy, a DKIM verifier independent of go-msgauth)
+# and opendkim-tools judge every mail as receivers do (internal/receivers,
+# the preview's verdicts). Installed through apt when missing; CI runs as
+# root and there a failed install fails, as the tests would (CI=true never
+# skips). Elsewhere without root it warns, and those tests skip.
+$(RECEIVER_TOOLS):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq spamassassin python3-dkim opendkim-tools; \
+	elif [ "$$CI" = true ]; then \
+	  echo "$@ is missing and CI is not root: apt-get install spamassassin python3-dkim opendkim-tools"; exit 1; \
+	else \
+	  echo "warning: $@ is missing (sudo apt-get install spamassassin python3-dkim opendkim-tools): the receivers' tests will skip"; \
 	fi
 
 ## test: every test, integration included (real stand-ins on 127.0.0.1), then

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
 	"github.com/Phenom-earth/phenom-mailer/internal/preview"
+	"github.com/Phenom-earth/phenom-mailer/internal/receivers"
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
 	"github.com/Phenom-earth/phenom-mailer/templates"
@@ -27,7 +29,10 @@ Renders every mail in every language from made-up sample data; no AWS, no
 real user. At least one of:
 
   --out DIR        write DIR/<locale>/<Trigger>.html, .txt and .eml and the gallery
-                   DIR/index.html; exit 1 when a check fails
+                   DIR/index.html with the checks and the receivers' verdicts
+                   (SpamAssassin, dkimpy when a DKIM key is configured, client
+                   support from caniemail's data); exit 1 when one fails. A
+                   receiver's tool that is missing shows as "not checked"
   --serve ADDR     serve the gallery on ADDR (127.0.0.1:PORT only; port 0 picks one);
                    with --templates, it reloads when a template file changes
   --send-to ADDR   send every sample to ADDR through the configured sender
@@ -35,7 +40,9 @@ real user. At least one of:
 
 --templates DIR reads the templates from DIR (the repository's templates/ folder)
 instead of the ones built into the binary. PASSWORD_RESET_URL, MAILER_SUPPORT_EMAIL
-and MAILER_FROM apply as in production.
+and MAILER_FROM apply as in production; with MAILER_DKIM_SELECTOR and its key the
+.eml files are signed as the handler signs them. The client-support report runs
+scripts/clientsupport.mjs of the repository the command runs in (npm ci).
 
 `
 
@@ -73,6 +80,15 @@ func runPreview(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return &exitError{exitUsage, fmt.Errorf("MAILER_FROM: %w", err)}
 	}
+	if strings.TrimSpace(getenv("MAILER_DKIM_SELECTOR")) != "" {
+		cfg, err := loadConfig(senderEnv(getenv))
+		if err != nil {
+			return &exitError{exitUsage, err}
+		}
+		if eml.DKIM, err = send.NewDKIM(cfg.DKIMDomain, cfg.DKIMSelector, cfg.DKIMPrivateKey); err != nil {
+			return &exitError{exitUsage, err}
+		}
+	}
 	// Listen first: a refused address stops the command before it writes
 	// or sends anything.
 	var ln net.Listener
@@ -90,7 +106,7 @@ func runPreview(ctx context.Context, args []string, getenv func(string) string, 
 			return &exitError{exitSetup, err}
 		}
 		if *out != "" {
-			if failed, err = previewOut(r, eml, *out, stdout); err != nil {
+			if failed, err = previewOut(ctx, r, eml, *out, stdout); err != nil {
 				return &exitError{exitSetup, err}
 			}
 		}
@@ -117,14 +133,23 @@ func runPreview(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
-// previewOut writes the preview folder and prints one line per mail; it
-// returns the number of failed checks.
-func previewOut(r *render.Renderer, eml *send.Sender, dir string, stdout io.Writer) (int, error) {
+// previewOut writes the preview folder and prints one line per mail and
+// one with its receivers' verdicts; it returns the number of failed checks
+// and verdicts.
+func previewOut(ctx context.Context, r *render.Renderer, eml *send.Sender, dir string, stdout io.Writer) (int, error) {
 	mails, err := preview.Build(r, eml, preview.Samples(r.Locales()))
 	if err != nil {
 		return 0, err
 	}
-	if err := preview.Write(dir, mails, preview.GalleryOptions{Languages: preview.Languages(r)}); err != nil {
+	judges := preview.Judges{Clients: receivers.ClientSupport{Root: repoRoot()}, Signing: eml.DKIM}
+	if err := preview.Judge(ctx, mails, judges); err != nil {
+		return 0, err
+	}
+	opts := preview.GalleryOptions{Languages: preview.Languages(r)}
+	if opts.Axe, err = os.ReadFile(filepath.Join(repoRoot(), "node_modules", "axe-core", "axe.min.js")); err != nil {
+		opts.AxeMissing = "axe-core missing (npm ci, or make deps, in the repository)"
+	}
+	if err := preview.Write(dir, mails, opts); err != nil {
 		return 0, err
 	}
 	failed := 0
@@ -141,9 +166,45 @@ func previewOut(r *render.Renderer, eml *send.Sender, dir string, stdout io.Writ
 			status = "FAILED " + strings.Join(bad, "; ")
 		}
 		fmt.Fprintf(stdout, "%-32s html %8s  eml %8s  %s\n", m.Name(), preview.KB(len(m.Message.HTML)), preview.KB(len(m.EML)), status)
+		var verdicts []string
+		for _, v := range m.Receivers {
+			mark := "ok"
+			switch {
+			case !v.Checked:
+				mark = "-"
+			case !v.OK:
+				mark = "FAILED"
+				failed++
+			}
+			verdicts = append(verdicts, fmt.Sprintf("%s %s: %s", mark, v.Name, v.Detail))
+		}
+		if len(verdicts) > 0 {
+			fmt.Fprintf(stdout, "    receivers: %s\n", strings.Join(verdicts, " | "))
+		}
 	}
 	fmt.Fprintf(stdout, "preview: %d mails in %s, gallery %s\n", len(mails), dir, filepath.Join(dir, "index.html"))
 	return failed, nil
+}
+
+// repoRoot is the repository folder the command runs in (the nearest
+// folder up from the working directory holding scripts/clientsupport.mjs),
+// or "." when there is none: the client-support report and axe-core then
+// say they are missing.
+func repoRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "scripts", "clientsupport.mjs")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "."
+		}
+		dir = parent
+	}
 }
 
 // previewSend sends every sample through the sender the handler uses,

@@ -214,7 +214,7 @@ func Checks(m render.Message, code string, eml []byte) []Check {
 
 	// Preheader.
 	p = nil
-	pre := strings.TrimSpace(strings.TrimRight(preheader(doc), "\u034f\u200c\u00a0 "))
+	pre := strings.TrimSpace(strings.TrimRight(preheader(doc), "\u034f\u200c\u00a0 \n"))
 	switch {
 	case pre == "":
 		p = append(p, "no hidden preheader")

@@ -31,6 +31,14 @@ type GalleryOptions struct {
 	// Languages maps a locale to its own name ("Español"); missing ones
 	// show the locale code.
 	Languages map[string]string
+	// Axe is axe-core's browser build (node_modules/axe-core/axe.min.js).
+	// When set, Write puts it beside the gallery as axe.min.js and the
+	// gallery, once open in a browser, runs it in every mail frame and
+	// shows the serious and critical violations per mail and scheme.
+	Axe []byte
+	// AxeMissing, when Axe is empty, says why ("axe-core missing (npm ci)"):
+	// the gallery then shows that axe was not checked.
+	AxeMissing string
 }
 
 // Descriptions say when Cognito sends each trigger, for the gallery.
@@ -69,6 +77,9 @@ type galleryPage struct {
 	Checks   int
 	Failed   int
 	Failures []galleryRef
+	// The receivers' verdicts: reached, failed, and not checked (a tool
+	// is missing).
+	Verdicts, VerdictsFailed, NotChecked int
 }
 
 type galleryRef struct{ ID, Name string }
@@ -76,8 +87,9 @@ type galleryRef struct{ ID, Name string }
 type galleryLocale struct{ Code, Name string }
 
 // WriteGallery writes the gallery page: every mail, grouped by trigger,
-// with its subject, preheader, sizes, check results, the plain text and
-// the HTML shown in frames at 375 or 600 px, light and dark.
+// with its subject, preheader, sizes, check results, the receivers'
+// verdicts (when Judge ran), the plain text and the HTML shown in frames
+// at 375 or 600 px, light and dark.
 func WriteGallery(w io.Writer, mails []Mail, opts GalleryOptions) error {
 	page := galleryPage{GalleryOptions: opts}
 	index := map[string]int{}
@@ -103,6 +115,18 @@ func WriteGallery(w io.Writer, mails []Mail, opts GalleryOptions) error {
 			if !c.OK {
 				gm.Failed++
 				page.Failed++
+			}
+		}
+		for _, v := range m.Receivers {
+			switch {
+			case !v.Checked:
+				page.NotChecked++
+			case !v.OK:
+				gm.Failed++
+				page.Verdicts++
+				page.VerdictsFailed++
+			default:
+				page.Verdicts++
 			}
 		}
 		if gm.Failed > 0 {
@@ -131,5 +155,5 @@ func previewLine(doc string) string {
 	if j := strings.Index(rest, "</div>"); j >= 0 {
 		rest = rest[:j]
 	}
-	return strings.TrimRight(stdhtml.UnescapeString(rest), "\u034f\u200c\u00a0 ")
+	return strings.TrimRight(stdhtml.UnescapeString(rest), "\u034f\u200c\u00a0 \n")
 }

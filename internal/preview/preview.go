@@ -78,16 +78,34 @@ func Samples(locales []string) []Sample {
 	return out
 }
 
-// Mail is a rendered sample: the message, its MIME form and the checks.
+// Mail is a rendered sample: the message, its MIME form, the checks and,
+// after Judge, the receivers' verdicts.
 type Mail struct {
 	Sample
-	Message render.Message
-	EML     []byte
-	Checks  []Check
+	Message   render.Message
+	EML       []byte
+	Checks    []Check
+	Receivers []Verdict
 }
 
-// OK reports whether every check passed.
-func (m Mail) OK() bool { return OK(m.Checks) }
+// OK reports whether every check passed and no verdict failed.
+func (m Mail) OK() bool { return OK(m.Checks) && m.Failed() == 0 }
+
+// Failed is the number of failed checks and verdicts.
+func (m Mail) Failed() int {
+	n := 0
+	for _, c := range m.Checks {
+		if !c.OK {
+			n++
+		}
+	}
+	for _, v := range m.Receivers {
+		if v.Failed() {
+			n++
+		}
+	}
+	return n
+}
 
 // FixedTime is the Date of every preview .eml, so that files are stable.
 var FixedTime = time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
@@ -133,9 +151,9 @@ func Build(r *render.Renderer, s *send.Sender, samples []Sample) ([]Mail, error)
 	return out, nil
 }
 
-// Write writes DIR/<locale>/<Trigger>.html, .txt and .eml for every mail
-// and the gallery DIR/index.html. Existing files are replaced; nothing
-// else in dir is touched.
+// Write writes DIR/<locale>/<Trigger>.html, .txt and .eml for every mail,
+// the gallery DIR/index.html and, with opts.Axe, DIR/axe.min.js. Existing
+// files are replaced; nothing else in dir is touched.
 func Write(dir string, mails []Mail, opts GalleryOptions) error {
 	if dir == "" {
 		return errors.New("preview: no output folder")
@@ -149,6 +167,11 @@ func Write(dir string, mails []Mail, opts GalleryOptions) error {
 			if err := os.WriteFile(filepath.Join(sub, m.Trigger+ext), b, 0o644); err != nil {
 				return fmt.Errorf("preview: %w", err)
 			}
+		}
+	}
+	if len(opts.Axe) > 0 {
+		if err := os.WriteFile(filepath.Join(dir, "axe.min.js"), opts.Axe, 0o644); err != nil {
+			return fmt.Errorf("preview: %w", err)
 		}
 	}
 	f, err := os.Create(filepath.Join(dir, "index.html"))

@@ -110,10 +110,15 @@ func visibleText(doc string) string {
 }
 
 // TestPreheader: the inbox preview line is in the HTML, hidden, and never
-// in the text part, where it would read as a stray first line.
+// in the text part, where it would read as a stray first line. It is
+// hidden without a tiny font or a colour (in its style or the dark
+// rules), which spam filters score as hidden text (SpamAssassin's
+// HTML_FONT_LOW_CONTRAST, LONG_INVISIBLE_TEXT), and its spacer never makes
+// a line over RFC 5322's 998 octets.
 func TestPreheader(t *testing.T) {
 	r := newRenderer(t)
-	hidden := regexp.MustCompile(`<div class="preheader" style="display:none;[^"]*max-height:0;[^"]*opacity:0;[^"]*mso-hide:all[^"]*">([^<]*)</div>`)
+	hidden := regexp.MustCompile(`<div class="preheader" style="(display:none;[^"]*max-height:0;[^"]*opacity:0;[^"]*mso-hide:all[^"]*)">([^<]*)</div>`)
+	styled := regexp.MustCompile(`\.preheader\s*\{[^}]*(color|font)`)
 	for _, loc := range r.Locales() {
 		for _, trigger := range Triggers {
 			d := goldenData(trigger)
@@ -127,8 +132,16 @@ func TestPreheader(t *testing.T) {
 				t.Errorf("%s/%s: no hidden preheader div", loc, trigger)
 				continue
 			}
-			content := html.UnescapeString(sm[1])
-			pre := strings.TrimRight(content, "\u034f\u200c\u00a0")
+			if strings.Contains(sm[1], "font") || strings.Contains(sm[1], "color") || styled.MatchString(m.HTML) {
+				t.Errorf("%s/%s: the preheader is styled with a font size or colour: %s", loc, trigger, sm[1])
+			}
+			for _, line := range strings.Split(sm[0], "\n") {
+				if len(line) > 998 {
+					t.Errorf("%s/%s: the preheader makes a line of %d octets", loc, trigger, len(line))
+				}
+			}
+			content := html.UnescapeString(sm[2])
+			pre := strings.TrimRight(content, "\u034f\u200c\u00a0\n")
 			if len(pre) < 20 {
 				t.Errorf("%s/%s: preheader %q is too short to be one", loc, trigger, pre)
 			}
