@@ -30,6 +30,7 @@ type Config struct {
 	DKIMDomain         string
 	DKIMPrivateKey     []byte // never logged
 	IdempotencyTable   string
+	CheckSuppression   bool
 }
 
 // envDoc documents every variable; `mailer help` prints it.
@@ -54,6 +55,9 @@ const envDoc = `Environment:
   MAILER_IDEMPOTENCY_TABLE     DynamoDB table (partition key "id" string, TTL attribute "expires_at") that
                                makes delivery at most once per event (optional; without it a repeated
                                delivery of the same event sends again)
+  MAILER_CHECK_SUPPRESSION     ask SES whether the recipient is on the account's suppression list before
+                               sending (SES delivery only; default true); a listed recipient gets no mail
+                               (outcome suppressed), a failed look-up is logged and the mail is sent
   AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_SESV2 and the other AWS SDK
                                variables configure the AWS clients as usual.
 `
@@ -88,6 +92,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		DKIMSelector:       strings.TrimSpace(getenv("MAILER_DKIM_SELECTOR")),
 		DKIMDomain:         strings.TrimSpace(getenv("MAILER_DKIM_DOMAIN")),
 		IdempotencyTable:   strings.TrimSpace(getenv("MAILER_IDEMPOTENCY_TABLE")),
+		CheckSuppression:   boolVar("MAILER_CHECK_SUPPRESSION", true),
 	}
 	if len(c.KMSKeyARNs) == 0 {
 		errs = append(errs, errors.New("MAILER_KMS_KEY_ARNS is required (comma-separated KMS key ARNs)"))

@@ -51,8 +51,8 @@ const (
 const usage = `usage:
   mailer invoke --event FILE   run the handler once on a custom email sender event
                                (FILE "-" reads stdin); prints one JSON outcome line,
-                               logs on stderr; exit 0 sent or duplicate, 3 refused,
-                               4 retryable failure, 2 usage error
+                               logs on stderr; exit 0 sent or duplicate, 3 refused or
+                               suppressed, 4 retryable failure, 2 usage error
   mailer doctor [--json]       check the live environment (SES account, From identity and
                                DKIM, KMS keys, configuration set, idempotency table); exit 1
                                with what to fix when something fails
@@ -205,7 +205,7 @@ func runInvoke(ctx context.Context, args []string, getenv func(string) string, s
 	switch res.Outcome {
 	case cognito.OutcomeSent, cognito.OutcomeDuplicate:
 		return nil
-	case cognito.OutcomeRefused:
+	case cognito.OutcomeRefused, cognito.OutcomeSuppressed:
 		return &exitError{exitRefused, errors.New("")}
 	default:
 		return &exitError{exitRetryable, errors.New("")}
@@ -244,6 +244,9 @@ func newHandler(ctx context.Context, cfg Config, logger *slog.Logger) (*cognito.
 		Environment: cfg.Environment,
 		Logger:      logger,
 	}
+	if cfg.CheckSuppression && cfg.MaildirPath == "" {
+		h.Suppression = newSuppressionList(awsCfg)
+	}
 	if cfg.IdempotencyTable != "" {
 		h.Deduper = &idempotency.Store{
 			Client: dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
@@ -264,6 +267,7 @@ func logStart(ctx context.Context, logger *slog.Logger, cfg Config) {
 		slog.Bool("require_dkim", cfg.RequireDKIM),
 		slog.Bool("dkim_signing", cfg.DKIMSelector != ""),
 		slog.String("configuration_set", cfg.ConfigurationSet),
+		slog.Bool("check_suppression", cfg.CheckSuppression && cfg.MaildirPath == ""),
 	}
 	if cfg.IdempotencyTable != "" {
 		attrs = append(attrs, slog.String("idempotency_table", cfg.IdempotencyTable))
@@ -281,6 +285,7 @@ func writeMetrics(w io.Writer, res cognito.Result) {
 	_ = metrics.Write(w, metrics.Record{
 		Outcome: res.Outcome, Reason: res.Reason, Trigger: res.Trigger, Pool: res.Pool,
 		LatencyMS: res.DurationMS, Time: time.Now(),
+		SuppressionCheckFailed: res.SuppressionCheckFailed,
 	})
 }
 
