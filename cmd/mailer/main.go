@@ -54,8 +54,10 @@ const usage = `usage:
                                logs on stderr; exit 0 sent or duplicate, 3 refused or
                                suppressed, 4 retryable failure, 2 usage error
   mailer doctor [--json]       check the live environment (SES account, From identity and
-                               DKIM, KMS keys, configuration set, idempotency table); exit 1
-                               with what to fix when something fails
+                               DKIM, KMS keys, configuration set, idempotency table, and the
+                               delivery set-up: event destination, suppression list, delivery
+                               table, dead-letter queues, alarms); exit 1 with what to fix
+                               when something fails
   mailer preview --out DIR | --serve 127.0.0.1:PORT | --send-to ADDRESS [--templates DIR]
                                render every mail in every language from sample data: files
                                and a gallery, a live-reloading gallery server, or real mail
