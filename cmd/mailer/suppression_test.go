@@ -82,7 +82,7 @@ func TestInvokeSuppressedRecipient(t *testing.T) {
 	} {
 		t.Run(string(tt.sesReason), func(t *testing.T) {
 			fs := newFaultStack(t, true, nil)
-			before := suppress(t, "QA+Reset@thephenom.app", tt.sesReason) // compared lower-cased
+			before := suppress(t, "qa+reset@thephenom.app", tt.sesReason)
 			sends := sesProxy(t, isSendEmail)
 			ev := marshal(t, readEvent(t, "ForgotPassword"))
 			res, exit, logs := invoke(t, ev)
@@ -175,6 +175,46 @@ func TestInvokeSuppressionLookupFailureStillSends(t *testing.T) {
 			}
 			assertNoSecrets(t, "logs", logs, "qa+reset@thephenom.app", "qa%2Breset", "836251")
 		})
+	}
+}
+
+// SES's API matches case, its sending does not: an address the user typed
+// with capitals is found listed lower-cased.
+func TestInvokeSuppressedWhateverTheCase(t *testing.T) {
+	newFaultStack(t, false, nil)
+	suppress(t, "qa+reset@thephenom.app", sestypes.SuppressionListReasonBounce)
+	ev := readEvent(t, "ForgotPassword")
+	attrs(ev)["email"] = "QA+Reset@thephenom.app"
+	res, exit, _ := invoke(t, marshal(t, ev))
+	if exit != exitRefused || res.Outcome != cognito.OutcomeSuppressed {
+		t.Fatalf("exit %d, %s/%s", exit, res.Outcome, res.Reason)
+	}
+}
+
+// SES drops a mail only when the entry's reason is one the account
+// suppresses: with BOUNCE only, an address listed for a complaint is sent.
+func TestInvokeSuppressionFollowsTheAccountsReasons(t *testing.T) {
+	newFaultStack(t, false, nil)
+	if _, err := motoStandin.SESClient().PutAccountSuppressionAttributes(context.Background(), &sesv2.PutAccountSuppressionAttributesInput{
+		SuppressedReasons: []sestypes.SuppressionListReason{sestypes.SuppressionListReasonBounce},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	suppress(t, "qa+reset@thephenom.app", sestypes.SuppressionListReasonComplaint)
+	res, exit, _ := invoke(t, marshal(t, readEvent(t, "ForgotPassword")))
+	if exit != 0 || res.Outcome != cognito.OutcomeSent {
+		t.Fatalf("exit %d, %s/%s: SES would send to it", exit, res.Outcome, res.Reason)
+	}
+	suppress(t, "qa+reset@thephenom.app", sestypes.SuppressionListReasonBounce)
+	res, exit, _ = invoke(t, marshal(t, readEvent(t, "SignUp")))
+	if res.Outcome != cognito.OutcomeSent {
+		t.Fatalf("another recipient: %s/%s", res.Outcome, res.Reason)
+	}
+	ev := readEvent(t, "SignUp")
+	attrs(ev)["email"] = "qa+reset@thephenom.app"
+	res, exit, _ = invoke(t, marshal(t, ev))
+	if exit != exitRefused || res.Outcome != cognito.OutcomeSuppressed || res.Reason != cognito.ReasonSuppressedBounce {
+		t.Fatalf("listed for a bounce: exit %d, %s/%s", exit, res.Outcome, res.Reason)
 	}
 }
 

@@ -36,7 +36,11 @@ import (
 // BadRequestException 400 for a missing or malformed address, a reason other
 // than BOUNCE or COMPLAINT, a malformed date or page size, and
 // InvalidNextTokenException 400 for a token this list did not issue.
-// LastUpdateTime is epoch seconds, as the SDKs decode it. The reference
+// LastUpdateTime is epoch seconds, as the SDKs decode it. Addresses are
+// kept with their case and matched exactly, as the developer guide says of
+// the API ("API calls for suppression list management require an exact case
+// match", https://docs.aws.amazon.com/ses/latest/dg/sending-email-suppression-list-tenant-level-manage.html);
+// a Put of an address already listed replaces its reason and time. The reference
 // gives no PageSize range; the stand-in accepts 1 to 1000 (an assumption,
 // the strictest reading of SES's "MaxItems" usage elsewhere) and pages 1000
 // by default.
@@ -59,7 +63,7 @@ type suppressedEntry struct {
 // suppressionList is the account-level suppression list and its settings.
 type suppressionList struct {
 	mu      sync.Mutex
-	entries map[string]suppressedEntry // by lower-cased address
+	entries map[string]suppressedEntry // by address, case kept
 	reasons []string                   // the account's SuppressedReasons
 }
 
@@ -138,7 +142,7 @@ func (s *suppressionList) put(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.entries[strings.ToLower(*in.EmailAddress)] = suppressedEntry{Address: *in.EmailAddress, Reason: *in.Reason, Updated: time.Now().UTC()}
+	s.entries[*in.EmailAddress] = suppressedEntry{Address: *in.EmailAddress, Reason: *in.Reason, Updated: time.Now().UTC()}
 	s.mu.Unlock()
 	sesJSON(w, map[string]any{})
 }
@@ -149,7 +153,7 @@ func (s *suppressionList) get(w http.ResponseWriter, addr string) {
 		return
 	}
 	s.mu.Lock()
-	e, ok := s.entries[strings.ToLower(addr)]
+	e, ok := s.entries[addr]
 	s.mu.Unlock()
 	if !ok {
 		sesError(w, http.StatusNotFound, "NotFoundException", "Email address is not on the suppression list for your account.")
@@ -168,8 +172,8 @@ func (s *suppressionList) delete(w http.ResponseWriter, addr string) {
 		return
 	}
 	s.mu.Lock()
-	_, ok := s.entries[strings.ToLower(addr)]
-	delete(s.entries, strings.ToLower(addr))
+	_, ok := s.entries[addr]
+	delete(s.entries, addr)
 	s.mu.Unlock()
 	if !ok {
 		sesError(w, http.StatusNotFound, "NotFoundException", "Email address is not on the suppression list for your account.")
@@ -238,13 +242,13 @@ func (s *suppressionList) list(w http.ResponseWriter, r *http.Request) {
 		match = append(match, e)
 	}
 	s.mu.Unlock()
-	sort.Slice(match, func(i, j int) bool { return strings.ToLower(match[i].Address) < strings.ToLower(match[j].Address) })
+	sort.Slice(match, func(i, j int) bool { return match[i].Address < match[j].Address })
 
 	out := map[string]any{}
 	summaries := []map[string]any{}
 	for i, e := range match {
 		if i == size {
-			b, _ := json.Marshal(listToken{After: strings.ToLower(match[i-1].Address)})
+			b, _ := json.Marshal(listToken{After: match[i-1].Address})
 			out["NextToken"] = base64.RawURLEncoding.EncodeToString(b)
 			break
 		}

@@ -46,8 +46,12 @@ func TestSuppressionListThroughTheSDK(t *testing.T) {
 	}
 	after := time.Now().Add(time.Second)
 
-	// Addresses compare case-insensitively; a + and an @ travel path-escaped.
-	got, err := ses.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: aws.String("bounced@example.com")})
+	// The API matches addresses exactly, case included; a + and an @
+	// travel path-escaped.
+	if _, err := ses.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: aws.String("bounced@example.com")}); !errors.As(err, &nf) {
+		t.Errorf("Get in another case = %v, want NotFoundException", err)
+	}
+	got, err := ses.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: aws.String("Bounced@Example.com")})
 	if err != nil {
 		t.Fatalf("Get: %v", err)
 	}
@@ -119,13 +123,16 @@ func TestSuppressionListThroughTheSDK(t *testing.T) {
 	}
 
 	// Delete removes it; deleting again is NotFound.
-	if _, err := ses.DeleteSuppressedDestination(ctx, &sesv2.DeleteSuppressedDestinationInput{EmailAddress: aws.String("bounced@example.com")}); err != nil {
+	if _, err := ses.DeleteSuppressedDestination(ctx, &sesv2.DeleteSuppressedDestinationInput{EmailAddress: aws.String("bounced@example.com")}); !errors.As(err, &nf) {
+		t.Errorf("Delete in another case = %v, want NotFoundException", err)
+	}
+	if _, err := ses.DeleteSuppressedDestination(ctx, &sesv2.DeleteSuppressedDestinationInput{EmailAddress: aws.String("Bounced@Example.com")}); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	if _, err := ses.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: aws.String("Bounced@Example.com")}); !errors.As(err, &nf) {
 		t.Errorf("Get after Delete = %v, want NotFoundException", err)
 	}
-	if _, err := ses.DeleteSuppressedDestination(ctx, &sesv2.DeleteSuppressedDestinationInput{EmailAddress: aws.String("bounced@example.com")}); !errors.As(err, &nf) {
+	if _, err := ses.DeleteSuppressedDestination(ctx, &sesv2.DeleteSuppressedDestinationInput{EmailAddress: aws.String("Bounced@Example.com")}); !errors.As(err, &nf) {
 		t.Errorf("second Delete = %v, want NotFoundException", err)
 	}
 
