@@ -104,7 +104,7 @@ func findBlocks(body *hclsyntax.Body, typ string) []*hclsyntax.Block {
 }
 
 var (
-	slogKey      = regexp.MustCompile(`slog\.(?:String|Float64|Int|Int64|Bool|Any|Duration|Time)\("([A-Za-z_]+)"`)
+	slogKey      = regexp.MustCompile(`slog\.(?:String|Float64|Int|Int64|Bool|Any|Duration|Time|Group)\("([A-Za-z_]+)"`)
 	insightsWord = regexp.MustCompile(`\b[A-Za-z_][A-Za-z0-9_]*\b`)
 	insightsLit  = regexp.MustCompile(`"[^"]*"|/[^/\n]*/|@[A-Za-z]+`)
 	insightsKeys = map[string]bool{

@@ -30,6 +30,11 @@ type Config struct {
 	DKIMDomain         string
 	DKIMPrivateKey     []byte // never logged
 	IdempotencyTable   string
+	CheckSuppression   bool
+	// Read by `mailer doctor` only.
+	EventsDLQURL         string
+	FailedEventsQueueURL string
+	AlarmPrefix          string
 }
 
 // envDoc documents every variable; `mailer help` prints it.
@@ -54,6 +59,15 @@ const envDoc = `Environment:
   MAILER_IDEMPOTENCY_TABLE     DynamoDB table (partition key "id" string, TTL attribute "expires_at") that
                                makes delivery at most once per event (optional; without it a repeated
                                delivery of the same event sends again)
+  MAILER_CHECK_SUPPRESSION     ask SES whether the recipient is on the account's suppression list before
+                               sending (SES delivery only; default true); a listed recipient gets no mail
+                               (outcome suppressed), a failed look-up is logged and the mail is sent
+  MAILER_EVENTS_DLQ_URL        URL of the SES events queue's dead-letter queue; mailer doctor reports what
+                               waits in it (optional)
+  MAILER_FAILED_EVENTS_QUEUE_URL URL of the queue of Cognito events that failed every attempt (the
+                               function's on-failure destination); mailer doctor reports them (optional)
+  MAILER_ALARM_PREFIX          prefix of the alarms deploy/terraform creates ("<name>-<environment>-");
+                               mailer doctor checks they exist (optional)
   AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_SESV2 and the other AWS SDK
                                variables configure the AWS clients as usual.
 `
@@ -74,20 +88,24 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return b
 	}
 	c := Config{
-		KMSKeyARNs:         splitList(getenv("MAILER_KMS_KEY_ARNS")),
-		AllowedPools:       splitList(getenv("MAILER_ALLOWED_POOLS")),
-		RequirePoolContext: boolVar("MAILER_REQUIRE_POOL_CONTEXT", true),
-		ResetURL:           orDefault(getenv("PASSWORD_RESET_URL"), "https://www.thephenom.app/reset-password"),
-		From:               orDefault(getenv("MAILER_FROM"), send.DefaultFrom),
-		ConfigurationSet:   strings.TrimSpace(getenv("MAILER_CONFIGURATION_SET")),
-		RequireDKIM:        boolVar("MAILER_REQUIRE_DKIM", true),
-		Delivery:           orDefault(getenv("MAILER_DELIVERY"), "ses"),
-		Timeout:            30 * time.Second,
-		Environment:        strings.TrimSpace(getenv("MAILER_ENVIRONMENT")),
-		SupportEmail:       orDefault(getenv("MAILER_SUPPORT_EMAIL"), "support@thephenom.app"),
-		DKIMSelector:       strings.TrimSpace(getenv("MAILER_DKIM_SELECTOR")),
-		DKIMDomain:         strings.TrimSpace(getenv("MAILER_DKIM_DOMAIN")),
-		IdempotencyTable:   strings.TrimSpace(getenv("MAILER_IDEMPOTENCY_TABLE")),
+		KMSKeyARNs:           splitList(getenv("MAILER_KMS_KEY_ARNS")),
+		AllowedPools:         splitList(getenv("MAILER_ALLOWED_POOLS")),
+		RequirePoolContext:   boolVar("MAILER_REQUIRE_POOL_CONTEXT", true),
+		ResetURL:             orDefault(getenv("PASSWORD_RESET_URL"), "https://www.thephenom.app/reset-password"),
+		From:                 orDefault(getenv("MAILER_FROM"), send.DefaultFrom),
+		ConfigurationSet:     strings.TrimSpace(getenv("MAILER_CONFIGURATION_SET")),
+		RequireDKIM:          boolVar("MAILER_REQUIRE_DKIM", true),
+		Delivery:             orDefault(getenv("MAILER_DELIVERY"), "ses"),
+		Timeout:              30 * time.Second,
+		Environment:          strings.TrimSpace(getenv("MAILER_ENVIRONMENT")),
+		SupportEmail:         orDefault(getenv("MAILER_SUPPORT_EMAIL"), "support@thephenom.app"),
+		DKIMSelector:         strings.TrimSpace(getenv("MAILER_DKIM_SELECTOR")),
+		DKIMDomain:           strings.TrimSpace(getenv("MAILER_DKIM_DOMAIN")),
+		IdempotencyTable:     strings.TrimSpace(getenv("MAILER_IDEMPOTENCY_TABLE")),
+		CheckSuppression:     boolVar("MAILER_CHECK_SUPPRESSION", true),
+		EventsDLQURL:         strings.TrimSpace(getenv("MAILER_EVENTS_DLQ_URL")),
+		FailedEventsQueueURL: strings.TrimSpace(getenv("MAILER_FAILED_EVENTS_QUEUE_URL")),
+		AlarmPrefix:          strings.TrimSpace(getenv("MAILER_ALARM_PREFIX")),
 	}
 	if len(c.KMSKeyARNs) == 0 {
 		errs = append(errs, errors.New("MAILER_KMS_KEY_ARNS is required (comma-separated KMS key ARNs)"))

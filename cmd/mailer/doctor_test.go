@@ -50,7 +50,9 @@ func TestDoctorHealthyEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mailerEnv(t, map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": motoStandin.URL, "MAILER_IDEMPOTENCY_TABLE": fs.table, "MAILER_CONFIGURATION_SET": "phenom-mail"})
+	mailerEnv(t, map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": motoStandin.URL, "MAILER_IDEMPOTENCY_TABLE": fs.table, "MAILER_CONFIGURATION_SET": "phenom-mail",
+		// A configuration set publishes its events (see doctor_delivery_test.go).
+		"AWS_ENDPOINT_URL_SESV2": eventDestinations(t, "phenom-mail", []map[string]any{snsDestination(allEventTypes...)})})
 	rep, _, code := runDoctorTest(t, "--json")
 	if code != 0 || !rep.OK {
 		t.Fatalf("exit %d, report %+v", code, rep)

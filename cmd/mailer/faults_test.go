@@ -33,7 +33,10 @@ func newFaultStack(t testing.TB, withTable bool, extra map[string]string) *fault
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fs.kms.Close() })
-	if fs.ses, err = standin.StartFaultProxy(motoStandin.URL, nil); err != nil {
+	// The scripted SES faults are for the identity check and the send: the
+	// suppression look-up, which runs concurrently, passes (its own faults
+	// are tested in suppression_test.go).
+	if fs.ses, err = standin.StartFaultProxy(motoStandin.URL, notSuppressionLookup); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fs.ses.Close() })

@@ -10,6 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+
 	"github.com/Phenom-earth/phenom-mailer/internal/standin"
 )
 
@@ -55,6 +59,17 @@ func TestLogAudit(t *testing.T) {
 	fs.ses.Always(&throttle)
 	run1(marshal(t, readEvent(t, "Authentication")))
 	fs.ses.Always(nil)
+	// A recipient on the suppression list: the outcome names the list's
+	// reason, never the address.
+	// (An event of its own: a suppressed event is settled, and the loop
+	// below sends every trigger's.)
+	suppress(t, "test-staging@thephenom.app", sestypes.SuppressionListReasonComplaint)
+	ato := readEvent(t, "AccountTakeOverNotification")
+	attrs(ato)["IP_ADDRESS"] = "198.51.100.77"
+	run1(marshal(t, ato))
+	if _, err := motoStandin.SESClient().DeleteSuppressedDestination(context.Background(), &sesv2.DeleteSuppressedDestinationInput{EmailAddress: aws.String("test-staging@thephenom.app")}); err != nil {
+		t.Fatal(err)
+	}
 	// Every trigger (the failed deliveries above released their claims),
 	// then a duplicate.
 	var secrets, recipients []string
@@ -77,7 +92,7 @@ func TestLogAudit(t *testing.T) {
 	if n := strings.Count(logs, `"outcome":`); n < 2*(len(fixtureCodes)+9) {
 		t.Fatalf("captured %d outcome records; the audit did not see every path", n)
 	}
-	for _, want := range []string{`"outcome":"refused"`, `"outcome":"failed"`, `"outcome":"duplicate"`, `"outcome":"sent"`, "ses_rejected", "pool_mismatch"} {
+	for _, want := range []string{`"outcome":"refused"`, `"outcome":"failed"`, `"outcome":"duplicate"`, `"outcome":"sent"`, `"outcome":"suppressed"`, "ses_rejected", "pool_mismatch", "suppressed_complaint"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("no %s in the captured logs: a path was not exercised", want)
 		}

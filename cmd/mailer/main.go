@@ -51,11 +51,13 @@ const (
 const usage = `usage:
   mailer invoke --event FILE   run the handler once on a custom email sender event
                                (FILE "-" reads stdin); prints one JSON outcome line,
-                               logs on stderr; exit 0 sent or duplicate, 3 refused,
-                               4 retryable failure, 2 usage error
+                               logs on stderr; exit 0 sent or duplicate, 3 refused or
+                               suppressed, 4 retryable failure, 2 usage error
   mailer doctor [--json]       check the live environment (SES account, From identity and
-                               DKIM, KMS keys, configuration set, idempotency table); exit 1
-                               with what to fix when something fails
+                               DKIM, KMS keys, configuration set, idempotency table, and the
+                               delivery set-up: event destination, suppression list, delivery
+                               table, dead-letter queues, alarms); exit 1 with what to fix
+                               when something fails
   mailer preview --out DIR | --serve 127.0.0.1:PORT | --send-to ADDRESS [--templates DIR]
                                render every mail in every language from sample data: files
                                and a gallery, a live-reloading gallery server, or real mail
@@ -205,7 +207,7 @@ func runInvoke(ctx context.Context, args []string, getenv func(string) string, s
 	switch res.Outcome {
 	case cognito.OutcomeSent, cognito.OutcomeDuplicate:
 		return nil
-	case cognito.OutcomeRefused:
+	case cognito.OutcomeRefused, cognito.OutcomeSuppressed:
 		return &exitError{exitRefused, errors.New("")}
 	default:
 		return &exitError{exitRetryable, errors.New("")}
@@ -244,6 +246,9 @@ func newHandler(ctx context.Context, cfg Config, logger *slog.Logger) (*cognito.
 		Environment: cfg.Environment,
 		Logger:      logger,
 	}
+	if cfg.CheckSuppression && cfg.MaildirPath == "" {
+		h.Suppression = newSuppressionList(awsCfg)
+	}
 	if cfg.IdempotencyTable != "" {
 		h.Deduper = &idempotency.Store{
 			Client: dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
@@ -264,6 +269,7 @@ func logStart(ctx context.Context, logger *slog.Logger, cfg Config) {
 		slog.Bool("require_dkim", cfg.RequireDKIM),
 		slog.Bool("dkim_signing", cfg.DKIMSelector != ""),
 		slog.String("configuration_set", cfg.ConfigurationSet),
+		slog.Bool("check_suppression", cfg.CheckSuppression && cfg.MaildirPath == ""),
 	}
 	if cfg.IdempotencyTable != "" {
 		attrs = append(attrs, slog.String("idempotency_table", cfg.IdempotencyTable))
@@ -281,6 +287,7 @@ func writeMetrics(w io.Writer, res cognito.Result) {
 	_ = metrics.Write(w, metrics.Record{
 		Outcome: res.Outcome, Reason: res.Reason, Trigger: res.Trigger, Pool: res.Pool,
 		LatencyMS: res.DurationMS, Time: time.Now(),
+		SuppressionCheckFailed: res.SuppressionCheckFailed,
 	})
 }
 

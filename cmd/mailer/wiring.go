@@ -10,6 +10,15 @@ import (
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
 )
 
+// newSuppressionList is the SES suppression-list look-up. GetSuppressedDestination
+// only reads, so it is retried like any repeatable call, within the
+// handler's budget for it (cognito.DefaultSuppressionTimeout).
+func newSuppressionList(awsCfg aws.Config) *send.SuppressionList {
+	return &send.SuppressionList{Client: sesv2.NewFromConfig(awsCfg, func(o *sesv2.Options) {
+		o.Retryer = awsretry.Repeatable(3, 500*time.Millisecond)
+	})}
+}
+
 // newSender builds the sender from cfg: the From address, DKIM signing
 // when configured, and the Maildir or SES transport. The handler and
 // `mailer preview --send-to` share it, so a preview goes out exactly as a

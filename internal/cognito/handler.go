@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -44,13 +45,41 @@ type Deduper interface {
 	Release(ctx context.Context, key string) error
 }
 
+// SuppressionChecker looks the recipient up on SES's account-level
+// suppression list: the entry, or nil when the address is not on it. An
+// error means the list could not be read (the mail is then sent anyway).
+type SuppressionChecker interface {
+	Suppressed(ctx context.Context, addr string) (*send.Suppression, error)
+}
+
+// ReadySender is a Sender that can check, before the mail is built, that it
+// is able to send (SES: the From domain's DKIM). The handler runs Ready
+// concurrently with the decrypt; Deliver must still refuse to send when not
+// ready.
+type ReadySender interface {
+	Sender
+	Ready(ctx context.Context) error
+}
+
 // The outcomes of one invocation.
 const (
-	OutcomeSent      = "sent"      // the mail was accepted for delivery
-	OutcomeDuplicate = "duplicate" // this event was already handled
-	OutcomeRefused   = "refused"   // permanent: a retry cannot help, nothing was sent
-	OutcomeFailed    = "failed"    // retryable: nothing was sent, a later attempt may succeed
+	OutcomeSent       = "sent"       // the mail was accepted for delivery
+	OutcomeDuplicate  = "duplicate"  // this event was already handled
+	OutcomeRefused    = "refused"    // permanent: a retry cannot help, nothing was sent
+	OutcomeFailed     = "failed"     // retryable: nothing was sent, a later attempt may succeed
+	OutcomeSuppressed = "suppressed" // permanent: the recipient is on SES's suppression list, nothing was sent
 )
+
+// Reasons of the suppressed outcome, after the list entry's reason.
+const (
+	ReasonSuppressedBounce    = "suppressed_bounce"
+	ReasonSuppressedComplaint = "suppressed_complaint"
+)
+
+// DefaultSuppressionTimeout bounds the suppression look-up (its retries
+// included). A look-up that takes longer counts as failed and the mail is
+// sent: a code that might be dropped beats one that is surely withheld.
+const DefaultSuppressionTimeout = 2 * time.Second
 
 // settleTimeout bounds marking a claim sent or releasing it, which runs
 // even when the invocation's own deadline has passed.
@@ -72,6 +101,12 @@ type Result struct {
 	Error      string  `json:"error,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
 	Stages     Stages  `json:"stages"`
+	// Suppression is the recipient's suppression-list entry (outcome
+	// suppressed).
+	Suppression *send.Suppression `json:"suppression,omitempty"`
+	// SuppressionCheckFailed says the suppression look-up failed and the
+	// mail went out unchecked (counted as metric SuppressionCheckErrors).
+	SuppressionCheckFailed bool `json:"suppression_check_failed,omitempty"`
 }
 
 // Stages are the milliseconds spent in each stage of one invocation. KMS
@@ -84,6 +119,11 @@ type Stages struct {
 	Render  float64 `json:"render_ms,omitempty"`
 	MIME    float64 `json:"mime_ms,omitempty"`
 	Send    float64 `json:"send_ms,omitempty"`
+	// Ready (the sender's DKIM check) and Suppression (the suppression
+	// look-up) run concurrently with Claim and Decrypt; they are not part
+	// of the sum.
+	Ready       float64 `json:"ready_ms,omitempty"`
+	Suppression float64 `json:"suppression_ms,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -98,10 +138,16 @@ type Handler struct {
 	Renderer  Renderer
 	Sender    Sender
 	// Deduper, when set, makes delivery at most once per event.
-	Deduper     Deduper
-	Environment string // the "environment" email tag, e.g. "staging"
-	Logger      *slog.Logger
-	Now         func() time.Time
+	Deduper Deduper
+	// Suppression, when set, is asked about the recipient before sending;
+	// a suppressed recipient gets no mail (outcome suppressed).
+	Suppression SuppressionChecker
+	// SuppressionTimeout bounds the look-up (DefaultSuppressionTimeout when
+	// zero, and at most half of the time left before the deadline).
+	SuppressionTimeout time.Duration
+	Environment        string // the "environment" email tag, e.g. "staging"
+	Logger             *slog.Logger
+	Now                func() time.Time
 }
 
 // Decode parses an event. Errors are permanent failures.
@@ -137,7 +183,7 @@ func (h *Handler) Handle(ctx context.Context, ev *Event) Result {
 		ClientID:  ev.CallerContext.ClientID,
 		Recipient: MaskEmail(email),
 	}
-	msgID, code, err := h.handle(ctx, ev, email, &res.Stages)
+	msgID, code, err := h.handle(ctx, ev, email, &res)
 	res.MessageID = msgID
 	return h.finish(ctx, start, res, err, email, code)
 }
@@ -158,7 +204,8 @@ func EventKey(ev *Event) string {
 	return "v1:" + hex.EncodeToString(h.Sum(nil))
 }
 
-func (h *Handler) handle(ctx context.Context, ev *Event, email string, st *Stages) (msgID, code string, err error) {
+func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Result) (msgID, code string, err error) {
+	st := &res.Stages
 	trigger := ev.Trigger()
 	if !trigger.Known() {
 		return "", "", failure.Permanent("unknown_trigger", fmt.Errorf("trigger source %q is not a custom email sender trigger", truncate(ev.TriggerSource, 80)))
@@ -168,6 +215,25 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, st *Stage
 	}
 	if err := send.CheckRecipient(email); err != nil {
 		return "", "", err
+	}
+	// What does not depend on the code runs while the event is claimed and
+	// the code decrypted: the sender's readiness (the From domain's DKIM,
+	// cached) and the suppression look-up. Their answers are read where
+	// the sequential path would have asked, so that every failure keeps its
+	// reason; an early return cancels them.
+	checkCtx, stopChecks := context.WithCancel(ctx)
+	defer stopChecks()
+	var ready *async[struct{}]
+	if rs, ok := h.Sender.(ReadySender); ok {
+		ready = goAsync(func() (struct{}, error) { return struct{}{}, rs.Ready(checkCtx) })
+	}
+	var supp *async[*send.Suppression]
+	if h.Suppression != nil {
+		sctx, scancel := context.WithTimeout(checkCtx, h.suppressionTimeout(ctx))
+		supp = goAsync(func() (*send.Suppression, error) {
+			defer scancel()
+			return h.Suppression.Suppressed(sctx, email)
+		})
 	}
 	if h.Deduper != nil {
 		key := EventKey(ev)
@@ -185,7 +251,10 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, st *Stage
 			// it failed): settle the claim on a short budget of its own.
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 			defer cancel()
-			if err == nil {
+			var se *suppressedError
+			if err == nil || errors.As(err, &se) {
+				// A suppressed recipient settles the claim too: a
+				// redelivery must not send.
 				if serr := h.Deduper.Sent(cctx, key, msgID); serr != nil {
 					h.warn(ctx, "idempotency: the mail was sent but could not be marked sent; a redelivery after the lease may send again", serr)
 				}
@@ -238,10 +307,83 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, st *Stage
 	if err != nil {
 		return "", code, err
 	}
+	if ready != nil {
+		_, rerr := ready.wait()
+		st.Ready = ms(ready.took)
+		if rerr != nil {
+			return "", code, rerr
+		}
+	}
+	if supp != nil {
+		s, serr := supp.wait()
+		st.Suppression = ms(supp.took)
+		switch {
+		case serr != nil:
+			res.SuppressionCheckFailed = true
+			h.warn(ctx, "suppression check failed; the mail is sent unchecked", errors.New(scrub(serr.Error(), email, code)))
+		case s != nil:
+			return "", code, &suppressedError{s: *s}
+		}
+	}
 	t0 = time.Now()
 	msgID, err = h.Sender.Deliver(ctx, raw, out)
 	st.Send = ms(time.Since(t0))
 	return msgID, code, err
+}
+
+// suppressionTimeout is the look-up's budget: SuppressionTimeout, and at
+// most half of what is left before ctx's deadline, so that a slow look-up
+// leaves time to send.
+func (h *Handler) suppressionTimeout(ctx context.Context) time.Duration {
+	d := h.SuppressionTimeout
+	if d <= 0 {
+		d = DefaultSuppressionTimeout
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl) / 2; left < d {
+			d = left
+		}
+	}
+	return d
+}
+
+// async is the result of a call running in its own goroutine.
+type async[T any] struct {
+	done chan struct{}
+	v    T
+	err  error
+	took time.Duration
+}
+
+func goAsync[T any](f func() (T, error)) *async[T] {
+	a := &async[T]{done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		t0 := time.Now()
+		a.v, a.err = f()
+		a.took = time.Since(t0)
+	}()
+	return a
+}
+
+func (a *async[T]) wait() (T, error) {
+	<-a.done
+	return a.v, a.err
+}
+
+// suppressedError ends an invocation whose recipient is on the suppression
+// list: outcome suppressed, a permanent refusal.
+type suppressedError struct{ s send.Suppression }
+
+func (e *suppressedError) Error() string {
+	return fmt.Sprintf("the recipient is on the SES account-level suppression list (%s, since %s)", e.s.Reason, e.s.LastUpdate.Format(time.RFC3339))
+}
+
+func (e *suppressedError) reason() string {
+	if e.s.Reason == "COMPLAINT" {
+		return ReasonSuppressedComplaint
+	}
+	return ReasonSuppressedBounce
 }
 
 var tempPasswordUnescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">")
@@ -319,9 +461,15 @@ func link(s string) string {
 func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err error, email, code string) Result {
 	res.DurationMS = float64(h.now().Sub(start).Microseconds()) / 1000
 	level := slog.LevelInfo
+	var se *suppressedError
 	switch {
 	case err == nil:
 		res.Outcome = OutcomeSent
+	case errors.As(err, &se):
+		res.Outcome = OutcomeSuppressed
+		res.Reason = se.reason()
+		res.Suppression = &se.s
+		level = slog.LevelWarn
 	case errors.Is(err, failure.ErrDuplicate):
 		res.Outcome = OutcomeDuplicate
 		res.Reason = "already_handled"
@@ -358,6 +506,14 @@ func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err e
 		}
 		if res.Error != "" {
 			attrs = append(attrs, slog.String("error", res.Error))
+		}
+		if res.Suppression != nil {
+			attrs = append(attrs, slog.Group("suppression",
+				slog.String("reason", res.Suppression.Reason),
+				slog.String("last_update", res.Suppression.LastUpdate.Format(time.RFC3339))))
+		}
+		if res.SuppressionCheckFailed {
+			attrs = append(attrs, slog.Bool("suppression_check_failed", true))
 		}
 		h.Logger.LogAttrs(ctx, level, "mail "+res.Outcome, attrs...)
 	}
@@ -400,11 +556,34 @@ func scrub(msg, email, code string) string {
 		if lower := strings.ToLower(email); lower != email {
 			msg = strings.ReplaceAll(msg, lower, MaskEmail(email))
 		}
+		// Any case, and percent-encoded as a request URL carries it (the
+		// suppression look-up's path).
+		msg = addressPattern(email).ReplaceAllLiteralString(msg, MaskEmail(email))
 	}
 	if len(code) >= 4 {
 		msg = strings.ReplaceAll(msg, code, "[redacted]")
 	}
 	return truncate(msg, 1024)
+}
+
+// addressPattern matches addr in any case, each character that is not
+// unreserved in a URL also in its %XX form.
+func addressPattern(addr string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("(?i)")
+	for _, r := range addr {
+		lit := regexp.QuoteMeta(string(r))
+		if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.~", r)) {
+			b.WriteString(lit)
+			continue
+		}
+		b.WriteString("(?:" + lit + "|")
+		for _, c := range []byte(string(r)) {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+		b.WriteString(")")
+	}
+	return regexp.MustCompile(b.String())
 }
 
 func truncate(s string, n int) string {

@@ -1,6 +1,8 @@
 // Package doctor checks whether a live environment can send Phenom's
 // account mail: the SES account, the From identity and its DKIM, each pool's
-// KMS key, the configuration set and the idempotency table. Each check says
+// KMS key, the configuration set and the idempotency table, and (delivery.go)
+// the SES events, suppression list, delivery table, dead-letter queues and
+// alarms. Each check says
 // what it found and, when it fails, what to fix.
 package doctor
 
@@ -70,7 +72,9 @@ type Config struct {
 	IdempotencyTable string
 	SES              SESAPI
 	KMS              KMSAPI
-	Dynamo           DynamoAPI // needed only with IdempotencyTable
+	Dynamo           DynamoAPI // needed only with IdempotencyTable or Delivery.DeliveryTable
+	// Delivery holds the delivery checks' settings and clients (delivery.go).
+	Delivery DeliveryConfig
 }
 
 // Run performs every check. It never stops early: one report says all.
@@ -91,6 +95,7 @@ func Run(ctx context.Context, c Config) Report {
 	} else {
 		r.Checks = append(r.Checks, table(ctx, c.Dynamo, c.IdempotencyTable)...)
 	}
+	r.Checks = append(r.Checks, delivery(ctx, c)...)
 	r.OK = true
 	for _, ch := range r.Checks {
 		if ch.Status == Fail {

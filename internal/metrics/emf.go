@@ -6,6 +6,9 @@
 // dimension sets [Outcome], [Trigger, Outcome] and [Pool, Outcome]. Reason
 // travels as a plain property (searchable in Logs Insights, not a
 // dimension, to keep metric cardinality small).
+//
+// SuppressionCheckErrors (Count, no dimensions) counts the invocations whose
+// suppression look-up failed and whose mail went out unchecked.
 package metrics
 
 import (
@@ -17,6 +20,9 @@ import (
 // Namespace of every metric.
 const Namespace = "Phenom/Mailer"
 
+// SuppressionCheckErrors is the metric of failed suppression look-ups.
+const SuppressionCheckErrors = "SuppressionCheckErrors"
+
 // Record is one invocation's figures.
 type Record struct {
 	Outcome   string
@@ -25,6 +31,9 @@ type Record struct {
 	Pool      string
 	LatencyMS float64
 	Time      time.Time
+	// SuppressionCheckFailed: the suppression look-up failed (the mail went
+	// out unchecked).
+	SuppressionCheckFailed bool
 }
 
 type emfMetric struct {
@@ -51,6 +60,8 @@ type emfLine struct {
 	Reason      string  `json:"Reason,omitempty"`
 	Invocations int     `json:"Invocations"`
 	Latency     float64 `json:"Latency"`
+	// Written only with its directive (no dimensions).
+	SuppressionCheckErrors int `json:"SuppressionCheckErrors,omitempty"`
 }
 
 // Write writes r as one EMF JSON line.
@@ -76,6 +87,14 @@ func Write(w io.Writer, r Record) error {
 		Reason:      r.Reason,
 		Invocations: 1,
 		Latency:     r.LatencyMS,
+	}
+	if r.SuppressionCheckFailed {
+		line.SuppressionCheckErrors = 1
+		line.AWS.CloudWatchMetrics = append(line.AWS.CloudWatchMetrics, emfDirective{
+			Namespace:  Namespace,
+			Dimensions: [][]string{{}},
+			Metrics:    []emfMetric{{SuppressionCheckErrors, "Count"}},
+		})
 	}
 	b, err := json.Marshal(line)
 	if err != nil {

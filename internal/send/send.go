@@ -105,6 +105,23 @@ func (s *Sender) Send(ctx context.Context, m Message) (string, error) {
 	return s.Deliver(ctx, raw, m)
 }
 
+// ReadyTransport is a Transport that can check, before a mail is built,
+// that it is able to send from an address.
+type ReadyTransport interface {
+	Transport
+	Ready(ctx context.Context, from mail.Address) error
+}
+
+// Ready checks what the transport needs before it can send (for SES, the
+// From domain's DKIM), so that the caller can do it concurrently with other
+// work; a transport with nothing to check is always ready.
+func (s *Sender) Ready(ctx context.Context) error {
+	if rt, ok := s.Transport.(ReadyTransport); ok {
+		return rt.Ready(ctx, s.From)
+	}
+	return nil
+}
+
 // Deliver hands raw, built from m by Build, to the transport.
 func (s *Sender) Deliver(ctx context.Context, raw []byte, m Message) (string, error) {
 	return s.Transport.Deliver(ctx, raw, Envelope{From: s.From, To: m.To, Tags: m.Tags})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"sort"
 	"strings"
 	"sync"
@@ -73,6 +74,17 @@ func (s *SES) Deliver(ctx context.Context, raw []byte, env Envelope) (string, er
 		return "", failure.Retryable("ses_unavailable", errors.New("ses: SendEmail returned no message id"))
 	}
 	return *out.MessageId, nil
+}
+
+// Ready checks, ahead of Deliver, that SES may send from from: with
+// RequireDKIM, the From domain's DKIM (CheckIdentity, cached). The handler
+// calls it concurrently with the decrypt, so that a cold invocation does not
+// wait for it after the decrypt; Deliver checks again, from the cache.
+func (s *SES) Ready(ctx context.Context, from mail.Address) error {
+	if !s.RequireDKIM {
+		return nil
+	}
+	return s.CheckIdentity(ctx, Domain(from.Address))
 }
 
 // CheckIdentity asks SES whether domain can sign: the identity must exist,

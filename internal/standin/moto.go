@@ -59,6 +59,8 @@ type Moto struct {
 	proxyDone chan struct{}
 	closeOnce sync.Once
 	client    *http.Client
+	// suppression emulates SES v2's suppression list (suppression.go).
+	suppression *suppressionList
 }
 
 // StartMoto starts moto_server on a free 127.0.0.1 port and a proxy in
@@ -71,12 +73,14 @@ type Moto struct {
 // (moto: an ISO-8601 string; SES: epoch seconds), GetEmailIdentity's
 // VerifiedForSendingStatus (moto: always false; here true when the identity
 // exists), and GetAccount (moto: 404; here a production-access account).
+// It emulates what moto lacks: the SES v2 suppression list and the
+// account's suppression attributes (suppression.go).
 func StartMoto(ctx context.Context, opts MotoOptions) (*Moto, error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMotoMissing, err)
 	}
-	m := &Moto{client: &http.Client{Timeout: 30 * time.Second}}
+	m := &Moto{client: &http.Client{Timeout: 30 * time.Second}, suppression: newSuppressionList()}
 
 	// The port is picked by binding and releasing it; retry if moto loses
 	// the race for it.
@@ -219,8 +223,10 @@ func (m *Moto) Close() error {
 	return err
 }
 
-// Reset clears all of moto's state (POST /moto-api/reset).
+// Reset clears all of moto's state (POST /moto-api/reset) and the
+// emulated suppression list.
 func (m *Moto) Reset() error {
+	m.suppression.reset()
 	resp, err := m.client.Post(m.BackendURL+"/moto-api/reset", "application/json", nil)
 	if err != nil {
 		return err
@@ -388,10 +394,7 @@ func (m *Moto) proxyHandler(backend *url.URL, fault func(*http.Request) (int, st
 				return
 			}
 		}
-		if r.Method == http.MethodGet && r.URL.Path == "/v2/email/account" && sesService(r) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("X-Amzn-Requestid", "standin-getaccount")
-			io.WriteString(w, accountJSON)
+		if m.suppression.serve(w, r) { // suppression list and GetAccount, emulated
 			return
 		}
 		rp.ServeHTTP(w, r)

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/doctor"
+	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+)
+
+// The doctor's delivery checks against moto (DynamoDB, SQS, CloudWatch, and
+// SES behind the stand-in's proxy, whose suppression attributes are
+// emulated). moto has no GetConfigurationSetEventDestinations: until the SES
+// stand-in emulates it (internal/standin/eventdest.go, in helper h5's
+// branch), eventDestinations below answers it in front of the stand-in with
+// the API reference's JSON shape
+// (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_GetConfigurationSetEventDestinations.html).
+// MERGE NOTE: once eventdest.go lands, create the destination through the
+// SDK (CreateConfigurationSetEventDestination) and drop eventDestinations.
+
+// eventDestinations serves GET /v2/email/configuration-sets/{set}/event-destinations
+// for one configuration set with the given destinations, on 127.0.0.1, and
+// forwards every other request to the SES stand-in. It returns its URL.
+func eventDestinations(t *testing.T, set string, dests []map[string]any) string {
+	t.Helper()
+	backend, _ := url.Parse(motoStandin.URL)
+	rp := httputil.NewSingleHostReverseProxy(backend)
+	path := "/v2/email/configuration-sets/" + set + "/event-destinations"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == path:
+			b, _ := json.Marshal(map[string]any{"EventDestinations": dests})
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(b)
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/event-destinations"):
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("X-Amzn-Errortype", "NotFoundException")
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"message":"Configuration set does not exist."}`))
+		default:
+			rp.ServeHTTP(w, r)
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+func snsDestination(types ...string) map[string]any {
+	return map[string]any{
+		"Name": "phenom-events", "Enabled": true, "MatchingEventTypes": types,
+		"SnsDestination": map[string]any{"TopicArn": "arn:aws:sns:us-east-1:123456789012:phenom-dev-ses-events"},
+	}
+}
+
+var allEventTypes = []string{"SEND", "DELIVERY", "BOUNCE", "COMPLAINT", "REJECT", "DELIVERY_DELAY", "RENDERING_FAILURE"}
+
+func testCfg() aws.Config {
+	return aws.Config{
+		Region:       standin.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		BaseEndpoint: aws.String(motoStandin.URL),
+	}
+}
+
+// createDeliveryTable creates the contract's delivery table on moto; with
+// good false, the index has the wrong sort key and TTL is off.
+func createDeliveryTable(t *testing.T, name string, good bool) {
+	t.Helper()
+	ctx := context.Background()
+	db := dynamodb.NewFromConfig(testCfg())
+	idxSort := "sk"
+	if !good {
+		idxSort = "at"
+	}
+	s := func(n string) dynamotypes.AttributeDefinition {
+		return dynamotypes.AttributeDefinition{AttributeName: aws.String(n), AttributeType: dynamotypes.ScalarAttributeTypeS}
+	}
+	defs := []dynamotypes.AttributeDefinition{s("pk"), s("sk"), s("recipient")}
+	if !good {
+		defs = append(defs, s("at"))
+	}
+	key := func(h, r string) []dynamotypes.KeySchemaElement {
+		return []dynamotypes.KeySchemaElement{{AttributeName: aws.String(h), KeyType: dynamotypes.KeyTypeHash}, {AttributeName: aws.String(r), KeyType: dynamotypes.KeyTypeRange}}
+	}
+	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		AttributeDefinitions: defs,
+		KeySchema:            key("pk", "sk"),
+		BillingMode:          dynamotypes.BillingModePayPerRequest,
+		GlobalSecondaryIndexes: []dynamotypes.GlobalSecondaryIndex{{
+			IndexName: aws.String("by-recipient"), KeySchema: key("recipient", idxSort),
+			Projection: &dynamotypes.Projection{ProjectionType: dynamotypes.ProjectionTypeAll},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if good {
+		if _, err := db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(name),
+			TimeToLiveSpecification: &dynamotypes.TimeToLiveSpecification{AttributeName: aws.String("expires_at"), Enabled: aws.Bool(true)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func createQueue(t *testing.T, name string, messages int) string {
+	t.Helper()
+	ctx := context.Background()
+	q := sqs.NewFromConfig(testCfg())
+	out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < messages; i++ {
+		// Shaped like a failed Cognito event: the body must never be read out.
+		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: out.QueueUrl, MessageBody: aws.String(`{"requestPayload":{"request":{"userAttributes":{"email":"qa+reset@thephenom.app"}}}}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return *out.QueueUrl
+}
+
+func putAlarms(t *testing.T, prefix string, suffixes []string) {
+	t.Helper()
+	cw := newCloudWatch(testCfg())
+	for _, s := range suffixes {
+		_, err := cw.PutMetricAlarm(context.Background(), &cloudwatch.PutMetricAlarmInput{
+			AlarmName: aws.String(prefix + s), Namespace: aws.String("Phenom/Mailer"), MetricName: aws.String("Invocations"),
+			Dimensions:         []cwtypes.Dimension{{Name: aws.String("Outcome"), Value: aws.String(s)}},
+			Statistic:          cwtypes.StatisticSum,
+			Period:             aws.Int32(300),
+			EvaluationPeriods:  aws.Int32(1),
+			Threshold:          aws.Float64(1),
+			ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold,
+		})
+		if err != nil {
+			t.Fatalf("PutMetricAlarm %s: %v", s, err)
+		}
+	}
+}
+
+var doctorSeq int
+
+// deliveryEnv sets up moto for the delivery checks and returns the
+// mailer's extra environment.
+func deliveryEnv(t *testing.T, healthy bool) map[string]string {
+	t.Helper()
+	fs := newFaultStack(t, true, nil)
+	doctorSeq++
+	n := doctorSeq
+	ctx := context.Background()
+	if _, err := motoStandin.SESClient().CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("phenom-mail")}); err != nil {
+		t.Fatal(err)
+	}
+	table := fmt.Sprintf("phenom-test%d-deliveries", n)
+	createDeliveryTable(t, table, healthy)
+	prefix := fmt.Sprintf("phenom-test%d-", n)
+	types := allEventTypes
+	msgs := 0
+	alarms := doctor.AlarmSuffixes
+	if !healthy {
+		types = []string{"SEND", "DELIVERY", "BOUNCE"}
+		msgs = 2
+		alarms = alarms[:4]
+		if _, err := motoStandin.SESClient().PutAccountSuppressionAttributes(ctx, &sesv2.PutAccountSuppressionAttributesInput{
+			SuppressedReasons: []sestypes.SuppressionListReason{sestypes.SuppressionListReasonBounce},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putAlarms(t, prefix, alarms)
+	return map[string]string{
+		"AWS_ENDPOINT_URL_DYNAMODB":      motoStandin.URL,
+		"AWS_ENDPOINT_URL_SQS":           motoStandin.URL,
+		"AWS_ENDPOINT_URL_CLOUDWATCH":    motoStandin.URL,
+		"AWS_ENDPOINT_URL_SESV2":         eventDestinations(t, "phenom-mail", []map[string]any{snsDestination(types...)}),
+		"MAILER_IDEMPOTENCY_TABLE":       fs.table,
+		"MAILER_CONFIGURATION_SET":       "phenom-mail",
+		"MAILER_DELIVERY_TABLE":          table,
+		"MAILER_EVENTS_DLQ_URL":          createQueue(t, fmt.Sprintf("phenom-test%d-ses-events-dlq", n), 0),
+		"MAILER_FAILED_EVENTS_QUEUE_URL": createQueue(t, fmt.Sprintf("phenom-test%d-failed-events", n), msgs),
+		"MAILER_ALARM_PREFIX":            prefix,
+	}
+}
+
+func checkOf(rep doctor.Report, name string) doctor.Check {
+	for _, c := range rep.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	return doctor.Check{Status: "missing"}
+}
+
+var deliveryChecks = []string{"ses event destination", "ses suppression list", "delivery table", "delivery ttl", "events dlq", "failed events", "alarms"}
+
+func TestDoctorDeliveryHealthy(t *testing.T) {
+	mailerEnv(t, deliveryEnv(t, true))
+	rep, _, code := runDoctorTest(t, "--json")
+	for _, name := range deliveryChecks {
+		if c := checkOf(rep, name); c.Status != doctor.OK {
+			t.Errorf("%s: %s (%s)", name, c.Status, c.Detail)
+		}
+	}
+	if code != 0 || !rep.OK {
+		t.Fatalf("exit %d, report %s", code, mustJSON(t, rep))
+	}
+	_, table, _ := runDoctorTest(t)
+	for _, want := range []string{"ses event destination", "publishes the 7 event types to SNS", "all 7 alarms exist", "-failed-events is empty"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+}
+
+func TestDoctorDeliveryBroken(t *testing.T) {
+	mailerEnv(t, deliveryEnv(t, false))
+	rep, _, code := runDoctorTest(t, "--json")
+	if code != exitSetup || rep.OK {
+		t.Fatalf("exit %d for a broken delivery set-up", code)
+	}
+	want := map[string]string{
+		"ses event destination": doctor.Fail, // three of seven types
+		"ses suppression list":  doctor.Fail, // BOUNCE only
+		"delivery table":        doctor.Fail, // index sort key
+		"delivery ttl":          doctor.Fail, // off
+		"events dlq":            doctor.OK,
+		"failed events":         doctor.Warn, // two waiting
+		"alarms":                doctor.Fail, // three missing
+	}
+	for name, st := range want {
+		c := checkOf(rep, name)
+		if c.Status != st {
+			t.Errorf("%s: %s (%s), want %s", name, c.Status, c.Detail, st)
+		}
+		if c.Status != doctor.OK && c.Fix == "" {
+			t.Errorf("%s: no fix given", name)
+		}
+	}
+	if d := checkOf(rep, "ses event destination").Detail; !strings.Contains(d, "COMPLAINT, REJECT, DELIVERY_DELAY, RENDERING_FAILURE") {
+		t.Errorf("event destination detail does not name the missing types: %s", d)
+	}
+	if d := checkOf(rep, "ses suppression list").Detail; !strings.Contains(d, "COMPLAINT") {
+		t.Errorf("suppression detail: %s", d)
+	}
+	if d := checkOf(rep, "failed events").Detail; !regexp.MustCompile(`holds 2 message\(s\), the oldest sent \d+s ago`).MatchString(d) {
+		t.Errorf("failed events detail: %s", d)
+	}
+	if d := checkOf(rep, "alarms").Detail; !strings.Contains(d, "3 of 7 alarms missing") || !strings.Contains(d, "-complaint-rate") {
+		t.Errorf("alarms detail: %s", d)
+	}
+	_, table, _ := runDoctorTest(t)
+	if !strings.Contains(table, "FAIL") || !strings.Contains(table, "put-account-suppression-attributes") {
+		t.Errorf("table:\n%s", table)
+	}
+	assertNoSecrets(t, "doctor output", table+mustJSON(t, rep), "qa+reset@thephenom.app")
+	// The sampled messages stay in the queue.
+	rep, _, _ = runDoctorTest(t, "--json")
+	if d := checkOf(rep, "failed events").Detail; !strings.Contains(d, "holds 2 message(s)") {
+		t.Errorf("after a second run: %s", d)
+	}
+}
+
+func TestDoctorDeliveryNotConfigured(t *testing.T) {
+	fs := newFaultStack(t, true, nil)
+	mailerEnv(t, map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": motoStandin.URL, "MAILER_IDEMPOTENCY_TABLE": fs.table, "MAILER_DELIVERY_TABLE": ""})
+	rep, _, code := runDoctorTest(t, "--json")
+	for _, name := range []string{"ses event destination", "delivery table", "events dlq", "failed events", "alarms"} {
+		if c := checkOf(rep, name); c.Status != doctor.Warn {
+			t.Errorf("%s: %s, want warn for an absent setting", name, c.Status)
+		}
+	}
+	if c := checkOf(rep, "ses suppression list"); c.Status != doctor.OK {
+		t.Errorf("suppression list: %s (%s)", c.Status, c.Detail)
+	}
+	if code != 0 || !rep.OK {
+		t.Fatalf("an environment without the delivery features must pass: exit %d\n%s", code, mustJSON(t, rep))
+	}
+}
