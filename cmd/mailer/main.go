@@ -243,6 +243,7 @@ func newHandler(ctx context.Context, cfg Config, logger *slog.Logger) (*cognito.
 		Sender:      sender,
 		Environment: cfg.Environment,
 		Logger:      logger,
+		PoolClients: cfg.PoolClients,
 	}
 	if cfg.IdempotencyTable != "" {
 		h.Deduper = &idempotency.Store{
