@@ -23,8 +23,9 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	timeout := fs.Duration("timeout", 20*time.Second, "bound on all checks")
+	resolver := fs.String("resolver", "", "ask this DNS server (HOST:PORT) instead of the system's (/etc/resolv.conf)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: mailer doctor [--json] [--timeout 20s]\n\nChecks the SES account, the From identity and its DKIM, each KMS key, the\nconfiguration set and the idempotency table the environment names.\n\n")
+		fmt.Fprint(stderr, "usage: mailer doctor [--json] [--timeout 20s] [--resolver HOST:PORT]\n\nChecks the SES account, the From identity and its DKIM, each KMS key, the\nconfiguration set and the idempotency table the environment names, and in DNS\nthe From domain's DMARC record and DKIM alignment, the MAIL FROM domain's SPF\nand the Easy DKIM CNAMEs.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
@@ -38,6 +39,20 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
+	var dnsAPI *doctor.Resolver
+	if *resolver != "" {
+		dnsAPI, err = doctor.NewResolver(*resolver)
+	} else {
+		dnsAPI, err = doctor.SystemResolver("/etc/resolv.conf")
+	}
+	if err != nil {
+		return &exitError{exitUsage, err}
+	}
+	fromDomain := send.Domain(from.Address)
+	signers := []string{fromDomain} // Easy DKIM of the From domain identity
+	if cfg.DKIMSelector != "" && cfg.DKIMDomain != fromDomain {
+		signers = append(signers, cfg.DKIMDomain) // and the mailer's own signature
+	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
@@ -45,13 +60,15 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("aws config: %w", err)
 	}
 	report := doctor.Run(ctx, doctor.Config{
-		FromDomain:       send.Domain(from.Address),
+		FromDomain:       fromDomain,
 		KeyARNs:          cfg.KMSKeyARNs,
 		ConfigurationSet: cfg.ConfigurationSet,
 		IdempotencyTable: cfg.IdempotencyTable,
 		SES:              sesv2.NewFromConfig(awsCfg),
 		KMS:              kms.NewFromConfig(awsCfg),
 		Dynamo:           dynamodb.NewFromConfig(awsCfg),
+		DNS:              dnsAPI,
+		DKIMDomains:      signers,
 	})
 	if *asJSON {
 		err = report.WriteJSON(stdout)

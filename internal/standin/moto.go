@@ -422,6 +422,7 @@ func fixSESResponse(resp *http.Response) error {
 	return rewriteJSON(resp, func(doc map[string]any) {
 		if isGet {
 			doc["VerifiedForSendingStatus"] = true
+			fillEasyDKIMTokens(doc, strings.TrimPrefix(path, "/v2/email/identities/")) // easydkim.go
 		}
 		if dkim, ok := doc["DkimAttributes"].(map[string]any); ok {
 			if s, ok := dkim["LastKeyGenerationTimestamp"].(string); ok {
