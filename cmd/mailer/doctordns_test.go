@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/doctor"
 	"github.com/Phenom-earth/phenom-mailer/internal/standin"
@@ -64,7 +66,7 @@ func TestDoctorDNS(t *testing.T) {
 		}
 	})
 
-	t.Run("strict alignment, signed for another domain", func(t *testing.T) {
+	t.Run("strict alignment: Easy DKIM aligns though the mailer also signs for another domain", func(t *testing.T) {
 		zone.SetTXT("_dmarc.thephenom.app", "v=DMARC1; p=reject; adkim=s")
 		env := map[string]string{"MAILER_DKIM_SELECTOR": "s1", "MAILER_DKIM_DOMAIN": "phenom.example",
 			"MAILER_DKIM_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nnot used by doctor\n-----END PRIVATE KEY-----\n"}
@@ -102,6 +104,61 @@ func TestDoctorDNS(t *testing.T) {
 		_, table, _ = runDoctorTest(t, "--resolver", zone.Addr)
 		if !strings.Contains(table, "dkim cname 2/3") || !strings.Contains(table, "FAIL") || !strings.Contains(table, "→ publish CNAME") {
 			t.Errorf("table:\n%s", table)
+		}
+	})
+
+	t.Run("custom MAIL FROM", func(t *testing.T) {
+		mailerEnv(t, base)
+		zone.SetTXT("_dmarc.thephenom.app", "v=DMARC1; p=reject")
+		ses := motoStandin.SESClient()
+		putMailFrom := func(domain string, b sestypes.BehaviorOnMxFailure) {
+			t.Helper()
+			if _, err := ses.PutEmailIdentityMailFromAttributes(context.Background(), &sesv2.PutEmailIdentityMailFromAttributesInput{
+				EmailIdentity: aws.String("thephenom.app"), MailFromDomain: aws.String(domain), BehaviorOnMxFailure: b}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		defer putMailFrom("", "")
+		doctorRun := func() (doctor.Report, int) {
+			rep, _, code := runDoctorTest(t, "--json", "--resolver", zone.Addr)
+			return rep, code
+		}
+
+		putMailFrom("mail.thephenom.app", sestypes.BehaviorOnMxFailureUseDefaultValue)
+		rep, code := doctorRun()
+		if c := checkNamed(rep, "mail from"); c.Status != doctor.Warn || !strings.Contains(c.Detail, "mail.thephenom.app is PENDING") {
+			t.Errorf("pending MAIL FROM: %+v", c)
+		}
+		if c := checkNamed(rep, "mail from spf"); c.Status != doctor.OK || !strings.Contains(c.Detail, "includes amazonses.com") {
+			t.Errorf("SPF: %+v", c)
+		}
+		if code != 0 {
+			t.Errorf("exit %d for warnings only", code)
+		}
+
+		if err := motoStandin.SetMailFromStatus("thephenom.app", "SUCCESS"); err != nil {
+			t.Fatal(err)
+		}
+		zone.Remove("mail.thephenom.app")
+		rep, _ = doctorRun()
+		if c := checkNamed(rep, "mail from"); c.Status != doctor.OK {
+			t.Errorf("verified MAIL FROM: %+v", c)
+		}
+		if c := checkNamed(rep, "mail from spf"); c.Status != doctor.Warn || !strings.Contains(c.Detail, "no SPF record") || !strings.Contains(c.Fix, "include:amazonses.com") {
+			t.Errorf("MAIL FROM without SPF: %+v", c)
+		}
+		zone.SetTXT("mail.thephenom.app", "v=spf1 include:amazonses.com ~all")
+
+		putMailFrom("mail.thephenom.app", sestypes.BehaviorOnMxFailureRejectMessage)
+		if err := motoStandin.SetMailFromStatus("thephenom.app", "FAILED"); err != nil {
+			t.Fatal(err)
+		}
+		rep, code = doctorRun()
+		if c := checkNamed(rep, "mail from"); c.Status != doctor.Fail || !strings.Contains(c.Detail, "rejects every send") {
+			t.Errorf("failed MAIL FROM with REJECT_MESSAGE: %+v", c)
+		}
+		if code != exitSetup {
+			t.Errorf("exit %d, want %d", code, exitSetup)
 		}
 	})
 

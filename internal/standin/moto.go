@@ -221,6 +221,7 @@ func (m *Moto) Close() error {
 
 // Reset clears all of moto's state (POST /moto-api/reset).
 func (m *Moto) Reset() error {
+	resetMailFrom(m.BackendURL)
 	resp, err := m.client.Post(m.BackendURL+"/moto-api/reset", "application/json", nil)
 	if err != nil {
 		return err
@@ -388,6 +389,9 @@ func (m *Moto) proxyHandler(backend *url.URL, fault func(*http.Request) (int, st
 				return
 			}
 		}
+		if m.serveMailFrom(w, r, backend) { // mailfrom.go
+			return
+		}
 		if r.Method == http.MethodGet && r.URL.Path == "/v2/email/account" && sesService(r) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("X-Amzn-Requestid", "standin-getaccount")
@@ -422,7 +426,8 @@ func fixSESResponse(resp *http.Response) error {
 	return rewriteJSON(resp, func(doc map[string]any) {
 		if isGet {
 			doc["VerifiedForSendingStatus"] = true
-			fillEasyDKIMTokens(doc, strings.TrimPrefix(path, "/v2/email/identities/")) // easydkim.go
+			fillEasyDKIMTokens(doc, strings.TrimPrefix(path, "/v2/email/identities/"))       // easydkim.go
+			fillMailFrom(doc, r.URL.Host, strings.TrimPrefix(path, "/v2/email/identities/")) // mailfrom.go
 		}
 		if dkim, ok := doc["DkimAttributes"].(map[string]any); ok {
 			if s, ok := dkim["LastKeyGenerationTimestamp"].(string); ok {
