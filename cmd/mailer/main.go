@@ -53,9 +53,11 @@ const usage = `usage:
                                (FILE "-" reads stdin); prints one JSON outcome line,
                                logs on stderr; exit 0 sent or duplicate, 3 refused,
                                4 retryable failure, 2 usage error
-  mailer doctor [--json]       check the live environment (SES account, From identity and
-                               DKIM, KMS keys, configuration set, idempotency table); exit 1
-                               with what to fix when something fails
+  mailer doctor [--json] [--resolver HOST:PORT]
+                               check the live environment (SES account, From identity and
+                               DKIM, KMS keys, configuration set, idempotency table, and in
+                               DNS: DMARC and DKIM alignment, MAIL FROM SPF, Easy DKIM CNAMEs);
+                               exit 1 with what to fix when something fails
   mailer preview --out DIR | --serve 127.0.0.1:PORT | --send-to ADDRESS [--templates DIR]
                                render every mail in every language from sample data: files
                                and a gallery, a live-reloading gallery server, or real mail

@@ -55,7 +55,7 @@ variable "ses_identity" {
 }
 
 variable "password_reset_url" {
-  description = "Target of the ForgotPassword button (PASSWORD_RESET_URL); ?code=…&email=… is appended."
+  description = "Target of the ForgotPassword button (PASSWORD_RESET_URL); ?code=…&email=…&cid=… is appended."
   type        = string
   default     = "https://www.thephenom.app/reset-password"
 }
