@@ -176,6 +176,20 @@ func TestDoctorDNS(t *testing.T) {
 		}
 	})
 
+	t.Run("no system resolver", func(t *testing.T) {
+		mailerEnv(t, base)
+		old := resolvConf
+		resolvConf = t.TempDir() + "/resolv.conf"
+		defer func() { resolvConf = old }()
+		rep, _, code := runDoctorTest(t, "--json")
+		if c := checkNamed(rep, "dns"); c.Status != doctor.Warn || !strings.Contains(c.Fix, "--resolver") {
+			t.Errorf("dns: %+v", c)
+		}
+		if checkNamed(rep, "dmarc").Status != "missing" || checkNamed(rep, "from identity").Status != doctor.OK || code != 0 {
+			t.Errorf("exit %d; the other checks must run, the DNS ones not", code)
+		}
+	})
+
 	t.Run("bad --resolver", func(t *testing.T) {
 		mailerEnv(t, base)
 		if _, _, code := runDoctorTest(t, "--resolver", "127.0.0.1"); code != exitUsage {
