@@ -60,7 +60,7 @@ const envDoc = `Environment:
                                makes delivery at most once per event (optional; without it a repeated
                                delivery of the same event sends again)
   MAILER_POOL_CLIENTS          poolId=clientId,... each pool's default app client, the reset link's cid when the
-                               event names no client (AdminCreateUser sends CLIENT_ID_NOT_APPLICABLE); every pool
+                               event names no client (admin requests send CLIENT_ID_NOT_APPLICABLE); every pool
                                must be in MAILER_ALLOWED_POOLS (optional; without one the link has no cid)
   AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_SESV2 and the other AWS SDK
                                variables configure the AWS clients as usual.
