@@ -329,6 +329,11 @@ func dkimCNAMEChecks(ctx context.Context, r DNSAPI, domain string, d *sestypes.D
 		return []Check{{"dkim cnames", Warn, "not checked: the identity has no DKIM attributes", "enable Easy DKIM on the identity"}}
 	case d.SigningAttributesOrigin == sestypes.DkimSigningAttributesOriginExternal:
 		return []Check{{Name: "dkim cnames", Status: OK, Detail: "not Easy DKIM (BYODKIM, origin EXTERNAL): no CNAMEs to check"}}
+	case d.SigningAttributesOrigin != "" && d.SigningAttributesOrigin != sestypes.DkimSigningAttributesOriginAwsSes:
+		// Deterministic Easy DKIM (AWS_SES_<REGION>): the identity reuses
+		// a parent region's keys, whose CNAMEs that region's identity holds.
+		return []Check{{"dkim cnames", Warn, fmt.Sprintf("not checked: DKIM origin %s (keys of another region's identity)", d.SigningAttributesOrigin),
+			"check the CNAMEs of the identity in that region with mailer doctor there"}}
 	case len(d.Tokens) == 0:
 		return []Check{{"dkim cnames", Fail, domain + " has no Easy DKIM tokens", "enable Easy DKIM on the identity (aws sesv2 put-email-identity-dkim-signing-attributes --signing-attributes-origin AWS_SES)"}}
 	}

@@ -300,3 +300,21 @@ func TestResolverArguments(t *testing.T) {
 		t.Errorf("a name with TXT only asked for CNAME: %v, want ErrNoRecord", err)
 	}
 }
+
+// Only Easy DKIM of this region has CNAMEs here to check.
+func TestDKIMCNAMEOrigins(t *testing.T) {
+	d := healthyZone(t)
+	r, _ := NewResolver(d.Addr)
+	for origin, want := range map[sestypes.DkimSigningAttributesOrigin][2]string{
+		sestypes.DkimSigningAttributesOriginExternal:      {OK, "not Easy DKIM"},
+		sestypes.DkimSigningAttributesOriginAwsSesUsWest2: {Warn, "not checked: DKIM origin AWS_SES_US_WEST_2"},
+	} {
+		got := dkimCNAMEChecks(context.Background(), r, "thephenom.app", &sestypes.DkimAttributes{SigningAttributesOrigin: origin, Tokens: tokens})
+		if len(got) != 1 || got[0].Status != want[0] || !strings.HasPrefix(got[0].Detail, want[1]) {
+			t.Errorf("%s: %+v, want %s %q", origin, got, want[0], want[1])
+		}
+	}
+	if got := dkimCNAMEChecks(context.Background(), r, "thephenom.app", &sestypes.DkimAttributes{SigningAttributesOrigin: sestypes.DkimSigningAttributesOriginAwsSes}); len(got) != 1 || got[0].Status != Fail {
+		t.Errorf("Easy DKIM without tokens: %+v", got)
+	}
+}
