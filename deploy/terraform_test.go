@@ -112,6 +112,7 @@ func TestTerraformFunction(t *testing.T) {
 		"MAILER_CONFIGURATION_SET": "aws_sesv2_configuration_set.mailer",
 		"MAILER_ENVIRONMENT":       "var.environment",
 		"PASSWORD_RESET_URL":       "var.password_reset_url",
+		"MAILER_POOL_CLIENTS":      "var.pool_clients",
 	} {
 		e, ok := env[name]
 		switch {

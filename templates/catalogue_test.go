@@ -151,7 +151,7 @@ func TestNoTextOutsideCatalogue(t *testing.T) {
 					t.Fatal(err)
 				}
 				data := []string{d.Email, d.Username, d.Code, render.DefaultSupportEmail,
-					"mailto:" + render.DefaultSupportEmail, render.ResetLink(render.DefaultResetURL, d.Code, d.Email)}
+					"mailto:" + render.DefaultSupportEmail, render.ResetLink(render.DefaultResetURL, d.Code, d.Email, d.ClientID)}
 				if to := d.Takeover; to != nil {
 					data = append(data, to.EventID, to.LoginTime, to.IPAddress, to.City, to.Country,
 						to.DeviceName, to.OneClickValidURL, to.OneClickInvalidURL)

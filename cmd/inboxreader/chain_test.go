@@ -64,6 +64,11 @@ func TestRoundTripChain(t *testing.T) {
 			if mail["trusted"] != true || mail["code_html"] != "match" || mail["code_link"] != "match" {
 				t.Errorf("mail verdict %v", mail)
 			}
+			// cognito-local passes ForgotPassword's ClientId to the mailer as
+			// callerContext.clientId: the link names the client, the run checks it.
+			if mail["reset_cid"] != "found" || mail["reset_client_id"] != c.Client || rep["link_client"] != "match" {
+				t.Errorf("cid: reset_cid %v, reset_client_id %v (want %s), link_client %v", mail["reset_cid"], mail["reset_client_id"], c.Client, rep["link_client"])
+			}
 			var aligned bool
 			for _, s := range mail["signatures"].([]any) {
 				s := s.(map[string]any)

@@ -62,6 +62,14 @@ func (p *printer) verdict(v *inbox.Verdict) {
 	if v.CodeText != "" {
 		p.line("code-in", fmt.Sprintf("text %s, html %s, link %s", v.CodeText, v.CodeHTML, v.CodeLink))
 	}
+	switch v.ResetCID {
+	case inbox.CodeFound:
+		p.line("cid", v.ResetClientID)
+	case inbox.CodeAbsent:
+		p.line("cid", "absent: the reset page falls back to the staging client")
+	case inbox.CodeMismatch:
+		p.line("cid", "MISMATCH: the reset links name different app clients")
+	}
 	if v.Trusted {
 		p.line("trusted", "yes")
 	} else {

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
 )
 
@@ -35,6 +37,9 @@ type Config struct {
 	EventsDLQURL         string
 	FailedEventsQueueURL string
 	AlarmPrefix          string
+	// PoolClients maps a user pool id to its default app client, the reset
+	// link's cid when Cognito names no client (MAILER_POOL_CLIENTS).
+	PoolClients map[string]string
 }
 
 // envDoc documents every variable; `mailer help` prints it.
@@ -68,6 +73,9 @@ const envDoc = `Environment:
                                function's on-failure destination); mailer doctor reports them (optional)
   MAILER_ALARM_PREFIX          prefix of the alarms deploy/terraform creates ("<name>-<environment>-");
                                mailer doctor checks they exist (optional)
+  MAILER_POOL_CLIENTS          poolId=clientId,... each pool's default app client, the reset link's cid when the
+                               event names no client (admin requests send CLIENT_ID_NOT_APPLICABLE); every pool
+                               must be in MAILER_ALLOWED_POOLS (optional; without one the link has no cid)
   AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_SESV2 and the other AWS SDK
                                variables configure the AWS clients as usual.
 `
@@ -113,6 +121,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if len(c.AllowedPools) == 0 {
 		errs = append(errs, errors.New("MAILER_ALLOWED_POOLS is required (comma-separated user pool ids)"))
 	}
+	c.PoolClients, errs = parsePoolClients(getenv("MAILER_POOL_CLIENTS"), c.AllowedPools, errs)
 	if u, err := url.Parse(c.ResetURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
 		errs = append(errs, fmt.Errorf("PASSWORD_RESET_URL=%q is not an absolute http(s) URL", c.ResetURL))
 	}
@@ -160,6 +169,41 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// parsePoolClients reads MAILER_POOL_CLIENTS, "poolId=clientId,...",
+// strictly: each entry one pool of allowed, once, and a client id of the
+// shape Cognito documents. Every problem is appended to errs.
+func parsePoolClients(v string, allowed []string, errs []error) (map[string]string, []error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, errs
+	}
+	const name = "MAILER_POOL_CLIENTS"
+	out := map[string]string{}
+	for i, entry := range strings.Split(v, ",") {
+		entry = strings.TrimSpace(entry)
+		pool, client, ok := strings.Cut(entry, "=")
+		pool, client = strings.TrimSpace(pool), strings.TrimSpace(client)
+		switch {
+		case entry == "":
+			errs = append(errs, fmt.Errorf("%s: entry %d is empty (want poolId=clientId,poolId=clientId)", name, i+1))
+			continue
+		case !ok || pool == "" || client == "" || strings.Contains(client, "="):
+			errs = append(errs, fmt.Errorf("%s: entry %d %q is not poolId=clientId", name, i+1, entry))
+			continue
+		}
+		if !slices.Contains(allowed, pool) {
+			errs = append(errs, fmt.Errorf("%s: pool %q is not in MAILER_ALLOWED_POOLS", name, pool))
+		}
+		if _, dup := out[pool]; dup {
+			errs = append(errs, fmt.Errorf("%s: pool %q is given more than once", name, pool))
+		}
+		if !cognito.ValidClientID(client) {
+			errs = append(errs, fmt.Errorf("%s: %q is not an app client id (Cognito's pattern [\\w+]+, 1 to 128 characters; not %s)", name, client, cognito.ClientIDNotApplicable))
+		}
+		out[pool] = client
+	}
+	return out, errs
 }
 
 func splitList(s string) []string {

@@ -24,14 +24,18 @@ import (
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
 )
 
+// resolvConf names the system's DNS servers (a variable for tests).
+var resolvConf = "/etc/resolv.conf"
+
 // runDoctor checks the live environment the configuration points at.
 func runDoctor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	timeout := fs.Duration("timeout", 20*time.Second, "bound on all checks")
+	resolver := fs.String("resolver", "", "ask this DNS server (HOST:PORT) instead of the system's (/etc/resolv.conf)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: mailer doctor [--json] [--timeout 20s]\n\nChecks the SES account, the From identity and its DKIM, each KMS key, the\nconfiguration set and the idempotency table the environment names, and the\ndelivery set-up: SES event destination, suppression list, delivery table,\ndead-letter queues and alarms (a setting that is absent is a warning).\n\n")
+		fmt.Fprint(stderr, "usage: mailer doctor [--json] [--timeout 20s] [--resolver HOST:PORT]\n\nChecks the SES account, the From identity and its DKIM, each KMS key, the\nconfiguration set and the idempotency table the environment names; the\ndelivery set-up: SES event destination, suppression list, delivery table,\ndead-letter queues and alarms (a setting that is absent is a warning); and in\nDNS the From domain's DMARC record and DKIM alignment, the MAIL FROM domain's\nSPF and the Easy DKIM CNAMEs.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
@@ -45,6 +49,24 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
+	var dnsAPI doctor.DNSAPI
+	var dnsSkipped error
+	if *resolver != "" {
+		r, err := doctor.NewResolver(*resolver)
+		if err != nil {
+			return &exitError{exitUsage, err}
+		}
+		dnsAPI = r
+	} else if r, err := doctor.SystemResolver(resolvConf); err != nil {
+		dnsSkipped = err // the other checks still run
+	} else {
+		dnsAPI = r
+	}
+	fromDomain := send.Domain(from.Address)
+	signers := []string{fromDomain} // Easy DKIM of the From domain identity
+	if cfg.DKIMSelector != "" && cfg.DKIMDomain != fromDomain {
+		signers = append(signers, cfg.DKIMDomain) // and the mailer's own signature
+	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
@@ -53,7 +75,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	ses := sesv2.NewFromConfig(awsCfg)
 	report := doctor.Run(ctx, doctor.Config{
-		FromDomain:       send.Domain(from.Address),
+		FromDomain:       fromDomain,
 		KeyARNs:          cfg.KMSKeyARNs,
 		ConfigurationSet: cfg.ConfigurationSet,
 		IdempotencyTable: cfg.IdempotencyTable,
@@ -71,7 +93,13 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 			SQS:                  sqs.NewFromConfig(awsCfg),
 			CloudWatch:           newCloudWatch(awsCfg),
 		},
+		DNS:         dnsAPI,
+		DKIMDomains: signers,
 	})
+	if dnsSkipped != nil {
+		report.Checks = append(report.Checks, doctor.Check{Name: "dns", Status: doctor.Warn,
+			Detail: "DNS records not checked: " + dnsSkipped.Error(), Fix: "name a DNS server with --resolver HOST:PORT"})
+	}
 	if *asJSON {
 		err = report.WriteJSON(stdout)
 	} else {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func runDoctorTest(t *testing.T, args ...string) (doctor.Report, string, int) {
 		t.Fatal(err)
 	}
 	var rep doctor.Report
-	if len(args) > 0 && args[0] == "--json" {
+	if slices.Contains(args, "--json") {
 		if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 			t.Fatalf("--json output is not JSON: %v", err)
 		}
@@ -53,11 +54,13 @@ func TestDoctorHealthyEnvironment(t *testing.T) {
 	mailerEnv(t, map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": motoStandin.URL, "MAILER_IDEMPOTENCY_TABLE": fs.table, "MAILER_CONFIGURATION_SET": "phenom-mail",
 		// A configuration set publishes its events (see doctor_delivery_test.go).
 		"AWS_ENDPOINT_URL_SESV2": eventDestinations(t, "phenom-mail", []map[string]any{snsDestination(allEventTypes...)})})
-	rep, _, code := runDoctorTest(t, "--json")
+	zone := doctorZone(t)
+	rep, _, code := runDoctorTest(t, "--json", "--resolver", zone.Addr)
 	if code != 0 || !rep.OK {
 		t.Fatalf("exit %d, report %+v", code, rep)
 	}
-	for _, name := range []string{"ses sending", "ses production access", "ses quota", "from identity", "from dkim", "kms key", "configuration set", "idempotency table", "idempotency ttl"} {
+	for _, name := range []string{"ses sending", "ses production access", "ses quota", "from identity", "from dkim", "kms key", "configuration set", "idempotency table", "idempotency ttl",
+		"dmarc", "dmarc dkim alignment", "dkim cname 1/3", "dkim cname 2/3", "dkim cname 3/3"} {
 		if st := statusOf(rep, name); st != doctor.OK {
 			t.Errorf("%s: %s", name, st)
 		}
@@ -65,7 +68,10 @@ func TestDoctorHealthyEnvironment(t *testing.T) {
 	if n := strings.Count(mustJSON(t, rep), `"check": "kms key`); n != 2 {
 		t.Errorf("%d key checks, want one per configured key (2)", n)
 	}
-	_, table, code := runDoctorTest(t)
+	if zone.Queries() == 0 {
+		t.Error("doctor did not ask the --resolver server")
+	}
+	_, table, code := runDoctorTest(t, "--resolver", zone.Addr)
 	if code != 0 || !strings.Contains(table, "CHECK") || !strings.Contains(table, "this environment can send") {
 		t.Errorf("table output (exit %d):\n%s", code, table)
 	}
@@ -82,9 +88,14 @@ func TestDoctorBrokenEnvironment(t *testing.T) {
 		"MAILER_CONFIGURATION_SET":  "no-such-set",
 		"MAILER_KMS_KEY_ARNS":       standin.KeyARN(standin.StagingKeyID) + "," + standin.KeyARN("00000000-0000-0000-0000-000000000000"),
 	})
-	rep, _, code := runDoctorTest(t, "--json")
+	zone := doctorZone(t)
+	zone.Remove("_dmarc.thephenom.app")
+	rep, _, code := runDoctorTest(t, "--json", "--resolver", zone.Addr)
 	if code == 0 || rep.OK {
 		t.Fatalf("exit %d for a broken environment", code)
+	}
+	if c := checkNamed(rep, "dmarc"); c.Status != doctor.Warn || !strings.Contains(c.Detail, "no DMARC record") {
+		t.Errorf("dmarc without a record: %+v", c)
 	}
 	for _, name := range []string{"from identity", "configuration set", "idempotency table"} {
 		if st := statusOf(rep, name); st != doctor.Fail {
@@ -109,7 +120,7 @@ func TestDoctorBrokenEnvironment(t *testing.T) {
 	if keyFails != 1 {
 		t.Errorf("%d failing key checks, want 1 (the unknown key)", keyFails)
 	}
-	_, table, _ := runDoctorTest(t)
+	_, table, _ := runDoctorTest(t, "--resolver", zone.Addr)
 	if !strings.Contains(table, "cannot send") || !strings.Contains(table, "→") {
 		t.Errorf("table does not say it cannot send and what to fix:\n%s", table)
 	}

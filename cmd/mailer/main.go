@@ -53,11 +53,13 @@ const usage = `usage:
                                (FILE "-" reads stdin); prints one JSON outcome line,
                                logs on stderr; exit 0 sent or duplicate, 3 refused or
                                suppressed, 4 retryable failure, 2 usage error
-  mailer doctor [--json]       check the live environment (SES account, From identity and
-                               DKIM, KMS keys, configuration set, idempotency table, and the
+  mailer doctor [--json] [--resolver HOST:PORT]
+                               check the live environment (SES account, From identity and
+                               DKIM, KMS keys, configuration set, idempotency table; the
                                delivery set-up: event destination, suppression list, delivery
-                               table, dead-letter queues, alarms); exit 1 with what to fix
-                               when something fails
+                               table, dead-letter queues, alarms; and in DNS: DMARC and DKIM
+                               alignment, MAIL FROM SPF, Easy DKIM CNAMEs); exit 1 with what
+                               to fix when something fails
   mailer preview --out DIR | --serve 127.0.0.1:PORT | --send-to ADDRESS [--templates DIR]
                                render every mail in every language from sample data: files
                                and a gallery, a live-reloading gallery server, or real mail
@@ -245,6 +247,7 @@ func newHandler(ctx context.Context, cfg Config, logger *slog.Logger) (*cognito.
 		Sender:      sender,
 		Environment: cfg.Environment,
 		Logger:      logger,
+		PoolClients: cfg.PoolClients,
 	}
 	if cfg.CheckSuppression && cfg.MaildirPath == "" {
 		h.Suppression = newSuppressionList(awsCfg)

@@ -33,6 +33,7 @@ resource "aws_lambda_function" "mailer" {
       MAILER_CONFIGURATION_SET = aws_sesv2_configuration_set.mailer.configuration_set_name
       MAILER_ENVIRONMENT       = var.environment
       PASSWORD_RESET_URL       = var.password_reset_url
+      MAILER_POOL_CLIENTS      = join(",", [for pool, client in var.pool_clients : "${var.user_pools[pool]}=${client}"])
     }
   }
 
@@ -42,6 +43,10 @@ resource "aws_lambda_function" "mailer" {
     precondition {
       condition     = alltrue([for id in values(var.user_pools) : startswith(id, "${local.region}_")])
       error_message = "Every pool in user_pools must be in the provider's region (${local.region})."
+    }
+    precondition {
+      condition     = alltrue([for pool in keys(var.pool_clients) : contains(keys(var.user_pools), pool)])
+      error_message = "Every key of pool_clients must be a pool name of user_pools."
     }
   }
 

@@ -18,6 +18,18 @@ variable "user_pools" {
   }
 }
 
+variable "pool_clients" {
+  description = "Optional: each pool's default app client, pool name (a key of user_pools) => app client id. The reset link's cid names it when Cognito gives no client (an admin request sends CLIENT_ID_NOT_APPLICABLE); without one such a link has no cid (MAILER_POOL_CLIENTS)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    # Cognito's documented pattern for an app client id: [\w+]+, 1 to 128 characters.
+    condition     = alltrue([for id in values(var.pool_clients) : can(regex("^[0-9A-Za-z_+]{1,128}$", id)) && id != "CLIENT_ID_NOT_APPLICABLE"])
+    error_message = "pool_clients values must be app client ids (letters, digits, _ and +, at most 128 characters)."
+  }
+}
+
 variable "name" {
   description = "Prefix of every resource name; the function is <name>-<environment>."
   type        = string
@@ -43,7 +55,7 @@ variable "ses_identity" {
 }
 
 variable "password_reset_url" {
-  description = "Target of the ForgotPassword button (PASSWORD_RESET_URL); ?code=…&email=… is appended."
+  description = "Target of the ForgotPassword button (PASSWORD_RESET_URL); ?code=…&email=…&cid=… is appended."
   type        = string
   default     = "https://www.thephenom.app/reset-password"
 }

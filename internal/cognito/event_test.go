@@ -83,8 +83,10 @@ func FuzzDecodeAndHandle(f *testing.F) {
 	}
 	f.Add([]byte(`{"request":{"code":null}}`))
 	f.Add([]byte(`{"triggerSource":"CustomEmailSender_SignUp","userPoolId":"p","request":{"code":"x","userAttributes":{"email":"a\r\n@b"}}}`))
+	f.Add([]byte(`{"triggerSource":"CustomEmailSender_ForgotPassword","userPoolId":"us-east-1_n8gO6SbP6","callerContext":{"clientId":"a&cid=b"},"request":{"code":"ct-code","userAttributes":{"email":"a@b.c"}}}`))
 	fx := newFixture(f)
 	fx.h.Logger = nil
+	fx.h.PoolClients = map[string]string{"us-east-1_n8gO6SbP6": "6sjjnkaeagnqgkmbl1mr5rtfsr"}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fx.snd.sent = fx.snd.sent[:0]
 		res := fx.h.HandleJSON(t.Context(), data)
@@ -95,6 +97,13 @@ func FuzzDecodeAndHandle(f *testing.F) {
 		}
 		if res.Outcome != OutcomeSent && len(fx.snd.sent) != 0 {
 			t.Fatal("mail sent on a non-sent outcome")
+		}
+		// Whatever the event's client id, the reset link names at most one
+		// client, of Cognito's shape.
+		if res.Outcome == OutcomeSent && fx.rend.last.Trigger == "ForgotPassword" {
+			if cid := fx.rend.last.ClientID; cid != "" && !ValidClientID(cid) {
+				t.Fatalf("reset link cid %q is not a client id", cid)
+			}
 		}
 	})
 }

@@ -148,6 +148,9 @@ type Handler struct {
 	Environment        string // the "environment" email tag, e.g. "staging"
 	Logger             *slog.Logger
 	Now                func() time.Time
+	// PoolClients maps a user pool id to its default app client: the reset
+	// link's cid when the event names no client (see ResetClientID).
+	PoolClients map[string]string
 }
 
 // Decode parses an event. Errors are permanent failures.
@@ -285,7 +288,7 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Resu
 		}
 	}
 	t0 := time.Now()
-	msg, err := h.Renderer.Render(renderData(ev, trigger, email, code))
+	msg, err := h.Renderer.Render(renderData(ev, trigger, email, code, h.PoolClients[ev.UserPoolID]))
 	st.Render = ms(time.Since(t0))
 	if err != nil {
 		return "", code, failure.Permanent("render_failed", err)
@@ -395,7 +398,9 @@ const MaxDisplayValue = 200
 // maxLinkValue bounds a link taken from the event; a longer one is dropped.
 const maxLinkValue = 2048
 
-func renderData(ev *Event, trigger TriggerSource, email, code string) render.Data {
+// renderData maps the event to what the templates show. poolClient is the
+// pool's default app client, "" when none is configured.
+func renderData(ev *Event, trigger TriggerSource, email, code, poolClient string) render.Data {
 	locale := ev.Attr("locale")
 	if l := ev.Request.ClientMetadata["locale"]; l != "" {
 		locale = l
@@ -406,6 +411,9 @@ func renderData(ev *Event, trigger TriggerSource, email, code string) render.Dat
 		Email:    email,
 		Username: display(ev.UserName),
 		Code:     code,
+	}
+	if trigger == TriggerForgotPassword {
+		d.ClientID = ResetClientID(ev.CallerContext.ClientID, poolClient)
 	}
 	if trigger == TriggerAccountTakeOverNotification {
 		d.Takeover = &render.Takeover{

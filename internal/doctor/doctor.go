@@ -1,9 +1,10 @@
 // Package doctor checks whether a live environment can send Phenom's
 // account mail: the SES account, the From identity and its DKIM, each pool's
-// KMS key, the configuration set and the idempotency table, and (delivery.go)
+// KMS key, the configuration set and the idempotency table, (delivery.go)
 // the SES events, suppression list, delivery table, dead-letter queues and
-// alarms. Each check says
-// what it found and, when it fails, what to fix.
+// alarms, and (dns.go) the DNS records receivers judge the mail by (DMARC and
+// DKIM alignment, the MAIL FROM domain's SPF, the Easy DKIM CNAMEs). Each
+// check says what it found and, when it fails, what to fix.
 package doctor
 
 import (
@@ -75,6 +76,11 @@ type Config struct {
 	Dynamo           DynamoAPI // needed only with IdempotencyTable or Delivery.DeliveryTable
 	// Delivery holds the delivery checks' settings and clients (delivery.go).
 	Delivery DeliveryConfig
+	// DNS, when set, runs the DNS checks (dns.go). DKIMDomains are the d=
+	// of the mail's DKIM signatures ("" or none: the From domain, which
+	// SES's Easy DKIM signs with for a From domain identity).
+	DNS         DNSAPI
+	DKIMDomains []string
 }
 
 // Run performs every check. It never stops early: one report says all.
@@ -82,6 +88,7 @@ func Run(ctx context.Context, c Config) Report {
 	var r Report
 	r.Checks = append(r.Checks, account(ctx, c.SES)...)
 	r.Checks = append(r.Checks, identity(ctx, c.SES, c.FromDomain)...)
+	r.Checks = append(r.Checks, dnsChecks(ctx, c)...)
 	for _, k := range c.KeyARNs {
 		r.Checks = append(r.Checks, key(ctx, c.KMS, k))
 	}

@@ -30,6 +30,7 @@ const (
 	RefuseCodeAmbig    = "code_ambiguous"     // two different labelled codes
 	RefuseCodeHTML     = "code_html_mismatch" // the HTML part lacks the code
 	RefuseCodeLink     = "code_link_mismatch" // a reset link carries another code
+	RefuseCIDLink      = "cid_link_mismatch"  // the reset links name different app clients (cid)
 	maxDKIMSignatures  = 8
 	maxMultipart       = 32 // the mailer sends 1; SES inbound copies keep the sender's structure
 	maxReportedSubject = 200
@@ -87,6 +88,10 @@ type Verdict struct {
 	CodeHTML  string `json:"code_html,omitempty"`
 	CodeLink  string `json:"code_link,omitempty"`
 	ResetLink string `json:"reset_link,omitempty"`
+	// ResetCID says whether the reset links name an app client: "found"
+	// (ResetClientID is it), "absent" or "mismatch" (the links disagree).
+	ResetCID      string `json:"reset_cid,omitempty"`
+	ResetClientID string `json:"reset_client_id,omitempty"`
 
 	// Code is the extracted code; set only when Trusted.
 	Code string `json:"-"`
@@ -268,6 +273,9 @@ func check(ctx context.Context, m Message, p Policy) *Verdict {
 	}
 	ex := ExtractCode(env.Text, env.HTML)
 	v.CodeText, v.CodeHTML, v.CodeLink, v.ResetLink = ex.Text, ex.HTML, ex.Link, ex.ResetLink
+	if ex.ResetLink != "" {
+		v.ResetCID, v.ResetClientID = ex.CID, ex.ClientID
+	}
 	switch {
 	case ex.Text == CodeMissing:
 		return v.refuse(RefuseCodeMissing, "no labelled code line in the text part")
@@ -277,6 +285,8 @@ func check(ctx context.Context, m Message, p Policy) *Verdict {
 		return v.refuse(RefuseCodeHTML, "the HTML part does not show the text part's code")
 	case ex.Link == CodeMismatch:
 		return v.refuse(RefuseCodeLink, "a reset link carries another code than the text part")
+	case ex.CID == CodeMismatch:
+		return v.refuse(RefuseCIDLink, "the reset links name different app clients (cid)")
 	}
 	v.Code = ex.Code
 	v.Trusted = true

@@ -31,6 +31,13 @@ type Extraction struct {
 	Link string
 	// ResetLink is the first link with a code parameter (text part first).
 	ResetLink string
+	// CID is CodeFound (every reset link names the same app client in one
+	// cid parameter), CodeAbsent (no reset link has a cid), or CodeMismatch
+	// (the links disagree: another cid, a cid in one and not another, or a
+	// repeated cid). ClientID is that client when CID is CodeFound. The
+	// reset page confirms the code against this client (docs/operations.md).
+	CID      string
+	ClientID string
 }
 
 // labelled finds a code on its labelled line: the mailer's "Your code:
@@ -56,7 +63,7 @@ func ExtractCode(text, htmlPart string) Extraction {
 	if len(htmlPart) > maxScan {
 		htmlPart = htmlPart[:maxScan]
 	}
-	ex := Extraction{Text: CodeMissing, HTML: CodeAbsent, Link: CodeAbsent}
+	ex := Extraction{Text: CodeMissing, HTML: CodeAbsent, Link: CodeAbsent, CID: CodeAbsent}
 	codes := map[string]bool{}
 	for _, line := range strings.Split(text, "\n") {
 		for _, m := range labelled.FindAllStringSubmatch(line, -1) {
@@ -98,6 +105,7 @@ func ExtractCode(text, htmlPart string) Extraction {
 	for _, m := range hrefURL.FindAllStringSubmatch(htmlPart, 50) {
 		links = append(links, html.UnescapeString(m[1]+m[2]))
 	}
+	cidMismatch := false
 	for _, l := range links {
 		u, err := url.Parse(strings.TrimRight(l, ".,;)"))
 		if err != nil {
@@ -107,13 +115,24 @@ func ExtractCode(text, htmlPart string) Extraction {
 		if !q.Has("code") {
 			continue
 		}
+		cid := q.Get("cid")
 		if ex.ResetLink == "" {
 			ex.ResetLink = u.String()
 			ex.Link = CodeMatch
+			ex.ClientID = cid
 		}
 		if q.Get("code") != ex.Code || len(q["code"]) != 1 {
 			ex.Link = CodeMismatch
 		}
+		if cid != ex.ClientID || len(q["cid"]) > 1 {
+			cidMismatch = true
+		}
+	}
+	switch {
+	case cidMismatch:
+		ex.CID, ex.ClientID = CodeMismatch, ""
+	case ex.ClientID != "":
+		ex.CID = CodeFound
 	}
 	return ex
 }

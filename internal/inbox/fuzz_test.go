@@ -14,8 +14,17 @@ func FuzzExtractCode(f *testing.F) {
 	f.Add("Your password reset code is 654321.", "")
 	f.Add("code: 111111\ncode: 222222", "<a href='https://x.test/?code=111111'>x</a>")
 	f.Add("code:\t000000", "<!-- 000000 --><style>999999</style>")
+	f.Add("Your code: 123456\nhttps://x.test/r?code=123456&cid=abc\n", "<a href='https://x.test/r?code=123456&amp;cid=abd'>x</a>")
 	f.Fuzz(func(t *testing.T, text, html string) {
 		ex := ExtractCode(text, html)
+		switch {
+		case ex.CID == CodeFound && ex.ClientID == "", ex.CID != CodeFound && ex.ClientID != "":
+			t.Fatalf("cid %s with client id %q", ex.CID, ex.ClientID)
+		case ex.CID != CodeFound && ex.CID != CodeAbsent && ex.CID != CodeMismatch:
+			t.Fatalf("cid state %q", ex.CID)
+		case ex.CID != CodeAbsent && ex.ResetLink == "":
+			t.Fatalf("cid %s without a reset link", ex.CID)
+		}
 		switch ex.Text {
 		case CodeFound:
 			if len(ex.Code) != 6 || strings.Trim(ex.Code, "0123456789") != "" || !strings.Contains(text, ex.Code) {

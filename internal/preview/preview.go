@@ -25,6 +25,9 @@ const (
 	SampleEmail    = "ada.lovelace@example.com"
 	SampleCode     = "482913"
 	SamplePassword = "Kx7&pQ2m#v"
+	// SampleClientID is the app client the sample reset link names (cid):
+	// the shape of a Cognito app client id, made up.
+	SampleClientID = "1h2k3m4n5p6q7r8s9t0v1w2x3y"
 )
 
 // Sample is one canned message: a trigger in a locale.
@@ -55,6 +58,8 @@ func Samples(locales []string) []Sample {
 				Code:     SampleCode,
 			}
 			switch trigger {
+			case render.ForgotPassword:
+				d.ClientID = SampleClientID
 			case render.AdminCreateUser:
 				d.Username = "ada.lovelace"
 				d.Code = SamplePassword

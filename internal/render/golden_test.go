@@ -21,6 +21,8 @@ func goldenData(trigger string) Data {
 		Code:     "123456",
 	}
 	switch trigger {
+	case ForgotPassword:
+		d.ClientID = "1example23456789example0ab" // the shape of a Cognito app client id, made up
 	case AdminCreateUser:
 		d.Username = "ada.lovelace"
 		d.Code = "Tmp#Pass-2024&x"

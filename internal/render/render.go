@@ -57,11 +57,15 @@ var (
 
 // Data is what one message is rendered from.
 type Data struct {
-	Trigger  string    // one of the names above
-	Locale   string    // the user's locale ("es", "es-MX"); see ResolveLocale. Unknown or empty: English
-	Email    string    // the recipient (userAttributes.email)
-	Username string    // Cognito userName (for AdminCreateUser the sign-in name)
-	Code     string    // the decrypted code, or the temporary password for AdminCreateUser; "" for AccountTakeOverNotification
+	Trigger  string // one of the names above
+	Locale   string // the user's locale ("es", "es-MX"); see ResolveLocale. Unknown or empty: English
+	Email    string // the recipient (userAttributes.email)
+	Username string // Cognito userName (for AdminCreateUser the sign-in name)
+	Code     string // the decrypted code, or the temporary password for AdminCreateUser; "" for AccountTakeOverNotification
+	// ClientID is the app client the reset link names (its cid parameter),
+	// so that the reset page confirms against the pool the code came from.
+	// "" leaves cid out. ForgotPassword only.
+	ClientID string
 	Takeover *Takeover // only for AccountTakeOverNotification
 }
 
@@ -269,6 +273,9 @@ func Samples(trigger string) []Data {
 		Username: "sample-user",
 		Code:     "000000",
 	}
+	if trigger == ForgotPassword {
+		d.ClientID = "sampleclient0000000000000"
+	}
 	if trigger != AccountTakeOverNotification {
 		return []Data{d}
 	}
@@ -300,7 +307,7 @@ type view struct {
 	Email         string   // the recipient
 	Username      string   // Cognito userName
 	Code          string   // the code or temporary password
-	ResetLink     string   // ForgotPassword only: ResetLink(ResetURL, Code, Email)
+	ResetLink     string   // ForgotPassword only: ResetLink(ResetURL, Code, Email, ClientID)
 	SupportEmail  string   // where to write for help
 	SupportMailto string   // "mailto:" + SupportEmail, for href
 	Takeover      Takeover // AccountTakeOverNotification only; zero otherwise
@@ -349,7 +356,7 @@ func (r *Renderer) Render(d Data) (Message, error) {
 		SupportMailto: "mailto:" + r.opts.SupportEmail,
 	}
 	if d.Trigger == ForgotPassword {
-		v.ResetLink = ResetLink(r.opts.ResetURL, d.Code, d.Email)
+		v.ResetLink = ResetLink(r.opts.ResetURL, d.Code, d.Email, d.ClientID)
 	}
 	if d.Takeover != nil {
 		v.Takeover = *d.Takeover
@@ -390,11 +397,13 @@ func outcome(action string) string {
 	return ""
 }
 
-// ResetLink returns base with the code and email added as query parameters:
-// base + "?code=" + url.QueryEscape(code) + "&email=" + url.QueryEscape(email).
-// If base already has a query the parameters are joined with "&"; a
-// fragment in base stays at the end.
-func ResetLink(base, code, email string) string {
+// ResetLink returns base with the code, the email and, when clientID is not
+// "", the app client added as query parameters:
+// base + "?code=" + url.QueryEscape(code) + "&email=" + url.QueryEscape(email)
+// + "&cid=" + url.QueryEscape(clientID). Every value is escaped, so none can
+// add a parameter of its own. If base already has a query the parameters
+// are joined with "&"; a fragment in base stays at the end.
+func ResetLink(base, code, email, clientID string) string {
 	base, fragment, hasFragment := strings.Cut(base, "#")
 	sep := "?"
 	switch {
@@ -404,6 +413,9 @@ func ResetLink(base, code, email string) string {
 		sep = "&"
 	}
 	link := base + sep + "code=" + url.QueryEscape(code) + "&email=" + url.QueryEscape(email)
+	if clientID != "" {
+		link += "&cid=" + url.QueryEscape(clientID)
+	}
 	if hasFragment {
 		link += "#" + fragment
 	}

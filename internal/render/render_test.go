@@ -4,6 +4,7 @@ import (
 	"errors"
 	htmltemplate "html/template"
 	"io/fs"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +47,8 @@ func mapFS(t *testing.T) fstest.MapFS {
 const (
 	testEmail   = "qa+reset@thephenom.app"
 	testResetLk = "https://www.thephenom.app/reset-password?code=123456&email=qa%2Breset%40thephenom.app"
+	// testResetLkHTML is testResetLk as an HTML attribute holds it.
+	testResetLkHTML = "https://www.thephenom.app/reset-password?code=123456&amp;email=qa%2Breset%40thephenom.app"
 )
 
 func TestRenderEveryTrigger(t *testing.T) {
@@ -160,17 +163,65 @@ func checkCommon(t *testing.T, m Message) {
 }
 
 func TestResetLink(t *testing.T) {
-	tests := []struct{ base, code, email, want string }{
-		{"https://www.thephenom.app/reset-password", "123456", "qa+reset@thephenom.app", testResetLk},
-		{"https://x.test/r?lang=en", "1 2", "a@b.c", "https://x.test/r?lang=en&code=1+2&email=a%40b.c"},
-		{"https://x.test/r?", "1", "a@b.c", "https://x.test/r?code=1&email=a%40b.c"},
-		{"https://x.test/r#top", "1", "a@b.c", "https://x.test/r?code=1&email=a%40b.c#top"},
-		{"https://x.test/r", "a&b=c", "x@y.z", "https://x.test/r?code=a%26b%3Dc&email=x%40y.z"},
+	tests := []struct{ base, code, email, cid, want string }{
+		{"https://www.thephenom.app/reset-password", "123456", "qa+reset@thephenom.app", "", testResetLk},
+		{"https://www.thephenom.app/reset-password", "123456", "qa+reset@thephenom.app", "6sjjnkaeagnqgkmbl1mr5rtfsr", testResetLk + "&cid=6sjjnkaeagnqgkmbl1mr5rtfsr"},
+		{"https://x.test/r?lang=en", "1 2", "a@b.c", "", "https://x.test/r?lang=en&code=1+2&email=a%40b.c"},
+		{"https://x.test/r?", "1", "a@b.c", "", "https://x.test/r?code=1&email=a%40b.c"},
+		{"https://x.test/r#top", "1", "a@b.c", "c1", "https://x.test/r?code=1&email=a%40b.c&cid=c1#top"},
+		{"https://x.test/r", "a&b=c", "x@y.z", "", "https://x.test/r?code=a%26b%3Dc&email=x%40y.z"},
+		// A hostile client id stays one parameter's value.
+		{"https://x.test/r", "1", "a@b.c", "x&code=999999&email=evil@x.test#f", "https://x.test/r?code=1&email=a%40b.c&cid=x%26code%3D999999%26email%3Devil%40x.test%23f"},
+		{"https://x.test/r", "1", "a@b.c", "a+b c", "https://x.test/r?code=1&email=a%40b.c&cid=a%2Bb+c"},
 	}
 	for _, tt := range tests {
-		if got := ResetLink(tt.base, tt.code, tt.email); got != tt.want {
-			t.Errorf("ResetLink(%q, %q, %q) = %q, want %q", tt.base, tt.code, tt.email, got, tt.want)
+		got := ResetLink(tt.base, tt.code, tt.email, tt.cid)
+		if got != tt.want {
+			t.Errorf("ResetLink(%q, %q, %q, %q) = %q, want %q", tt.base, tt.code, tt.email, tt.cid, got, tt.want)
+			continue
 		}
+		u, err := url.Parse(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		if q.Get("code") != tt.code || q.Get("email") != tt.email || q.Get("cid") != tt.cid || len(q["code"]) != 1 || len(q["email"]) != 1 {
+			t.Errorf("%q parses to %v: the values did not survive as one parameter each", got, q)
+		}
+		if tt.cid == "" && q.Has("cid") {
+			t.Errorf("%q has a cid without a client id", got)
+		}
+	}
+}
+
+func TestRenderResetLinkCarriesClientID(t *testing.T) {
+	r := newRenderer(t)
+	for _, tt := range []struct{ cid, wantHref string }{
+		{"6sjjnkaeagnqgkmbl1mr5rtfsr", `href="` + testResetLkHTML + `&amp;cid=6sjjnkaeagnqgkmbl1mr5rtfsr"`},
+		{"", `href="` + testResetLkHTML + `"`},
+	} {
+		m, err := r.Render(Data{Trigger: ForgotPassword, Email: testEmail, Code: "123456", ClientID: tt.cid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.HTML, tt.wantHref) {
+			t.Errorf("cid %q: HTML lacks %s", tt.cid, tt.wantHref)
+		}
+		wantText := ResetLink(DefaultResetURL, "123456", testEmail, tt.cid) + "\n"
+		if !strings.Contains(m.Text, wantText) {
+			t.Errorf("cid %q: text lacks the link %q on its own line", tt.cid, wantText)
+		}
+		if tt.cid == "" && strings.Contains(m.HTML+m.Text, "cid=") {
+			t.Errorf("a mail without a client id has a cid parameter")
+		}
+	}
+	// Other triggers never carry the link, client id or not.
+	m, err := r.Render(Data{Trigger: SignUp, Email: testEmail, Code: "123456", ClientID: "6sjjnkaeagnqgkmbl1mr5rtfsr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(m.HTML+m.Text, "cid=") {
+		t.Error("a SignUp mail carries a cid")
 	}
 }
 

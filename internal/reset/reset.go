@@ -95,8 +95,13 @@ type Report struct {
 	Requested   time.Time      `json:"requested_at"`
 	Mail        *inbox.Verdict `json:"mail,omitempty"`
 	EmailClaim  string         `json:"email_claim,omitempty"`
-	Auth        string         `json:"auth"`
-	TotalMS     float64        `json:"total_ms"`
+	// LinkClient is how the reset link's cid compares with the client the
+	// round trip requested the reset through: "match", "absent" (the link
+	// names no client; the reset page falls back to its default) or
+	// "mismatch" (the run fails). "" when no trusted mail arrived.
+	LinkClient string  `json:"link_client,omitempty"`
+	Auth       string  `json:"auth"`
+	TotalMS    float64 `json:"total_ms"`
 	// NewPassword is the password set; never marshalled.
 	NewPassword string `json:"-"`
 }
@@ -150,9 +155,22 @@ func clip(s string) string {
 	return s
 }
 
+// ClientMismatchError: the mail's reset link names another app client
+// (cid) than the one the reset was requested through, so the reset page
+// would confirm the code against the wrong client, and so maybe the wrong
+// pool.
+type ClientMismatchError struct {
+	Link, Want string
+}
+
+func (e *ClientMismatchError) Error() string {
+	return fmt.Sprintf("the reset link names app client %q (cid), but the reset was requested through %q: the reset page would confirm against the wrong client", clip(e.Link), e.Want)
+}
+
 // Run performs the round trip. On failure the Report holds the stages done
 // so far and the error says which failed: *CognitoError, an error wrapping
-// inbox.ErrNoMatch (no mail in time) or inbox.ErrUntrusted.
+// inbox.ErrNoMatch (no mail in time) or inbox.ErrUntrusted, or
+// *ClientMismatchError (the reset link names another client).
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	now := cfg.Now
 	if now == nil {
@@ -235,7 +253,24 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		stage(StageMail, t0, err, "")
 		return rep, err
 	}
-	stage(StageMail, t0, nil, fmt.Sprintf("trusted mail %s, received %s", v.SourceID, m.Received.UTC().Format(time.RFC3339)))
+	detail := fmt.Sprintf("trusted mail %s, received %s", v.SourceID, m.Received.UTC().Format(time.RFC3339))
+	switch {
+	case v.ResetCID == inbox.CodeFound && v.ResetClientID == cfg.ClientID:
+		rep.LinkClient = inbox.CodeMatch
+		detail += "; the reset link names this client"
+	case v.ResetCID == inbox.CodeFound:
+		rep.LinkClient = inbox.CodeMismatch
+		err := &ClientMismatchError{Link: v.ResetClientID, Want: cfg.ClientID}
+		stage(StageMail, t0, err, "")
+		return rep, err
+	default:
+		// Not a failure: the mailer leaves cid out when Cognito names no
+		// client and the pool has no default, and the reset page then
+		// confirms against its staging client (docs/operations.md).
+		rep.LinkClient = inbox.CodeAbsent
+		detail += "; the reset link names no client (cid absent: the reset page would use its default, staging)"
+	}
+	stage(StageMail, t0, nil, detail)
 
 	// 3. ConfirmForgotPassword with a fresh password.
 	t0 = now()

@@ -33,6 +33,7 @@ import (
 	"golang.org/x/crypto/hkdf"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/inbox"
+	"github.com/Phenom-earth/phenom-mailer/internal/render"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
 	"github.com/Phenom-earth/phenom-mailer/internal/srp"
 )
@@ -47,6 +48,9 @@ type fakeCognito struct {
 	signed   bool
 	poolName string
 	clientID string
+	// linkCID, when set, adds a reset link to the mail whose cid is
+	// *linkCID (none when "").
+	linkCID *string
 
 	mu           sync.Mutex
 	password     string
@@ -106,8 +110,13 @@ func (f *fakeCognito) ForgotPassword(ctx context.Context, in *cip.ForgotPassword
 	f.code = fmt.Sprintf("%06d", n.Int64())
 	from, _ := mail.ParseAddress(send.DefaultFrom)
 	s := &send.Sender{From: *from}
-	raw, err := s.Build(send.Message{To: email, Subject: "Reset your Phenom password",
-		Text: "Your code: " + f.code + "\n", HTML: "<p>" + f.code + "</p>"})
+	text, html := "Your code: "+f.code+"\n", "<p>"+f.code+"</p>"
+	if f.linkCID != nil {
+		link := render.ResetLink(render.DefaultResetURL, f.code, email, *f.linkCID)
+		text += "\n" + link + "\n"
+		html += `<a href="` + strings.ReplaceAll(link, "&", "&amp;") + `">Reset</a>`
+	}
+	raw, err := s.Build(send.Message{To: email, Subject: "Reset your Phenom password", Text: text, HTML: html})
 	if err != nil {
 		f.t.Error(err)
 	}

@@ -68,9 +68,10 @@ func (c *Chain) RIELog() string { return c.rieLogs.String() }
 // mean a tool is not installed.
 func StartChain(ctx context.Context) (c *Chain, err error) {
 	c = &Chain{rieLogs: &LockedBuffer{}}
+	started := c // the error returns set c to nil; close what did start
 	defer func() {
 		if err != nil {
-			c.Close()
+			started.Close()
 		}
 	}()
 	rie, err := findRIE()

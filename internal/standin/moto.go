@@ -227,6 +227,7 @@ func (m *Moto) Close() error {
 // emulated suppression list.
 func (m *Moto) Reset() error {
 	m.suppression.reset()
+	resetMailFrom(m.BackendURL)
 	resp, err := m.client.Post(m.BackendURL+"/moto-api/reset", "application/json", nil)
 	if err != nil {
 		return err
@@ -397,6 +398,9 @@ func (m *Moto) proxyHandler(backend *url.URL, fault func(*http.Request) (int, st
 		if m.suppression.serve(w, r) { // suppression list and GetAccount, emulated
 			return
 		}
+		if m.serveMailFrom(w, r, backend) { // mailfrom.go
+			return
+		}
 		rp.ServeHTTP(w, r)
 	})
 }
@@ -425,6 +429,8 @@ func fixSESResponse(resp *http.Response) error {
 	return rewriteJSON(resp, func(doc map[string]any) {
 		if isGet {
 			doc["VerifiedForSendingStatus"] = true
+			fillEasyDKIMTokens(doc, strings.TrimPrefix(path, "/v2/email/identities/"))       // easydkim.go
+			fillMailFrom(doc, r.URL.Host, strings.TrimPrefix(path, "/v2/email/identities/")) // mailfrom.go
 		}
 		if dkim, ok := doc["DkimAttributes"].(map[string]any); ok {
 			if s, ok := dkim["LastKeyGenerationTimestamp"].(string); ok {

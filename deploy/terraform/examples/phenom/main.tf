@@ -61,6 +61,13 @@ locals {
         "phenom-dev-local" = "us-east-1_AkG9mnbjA"
         "phenom-staging"   = "us-east-1_n8gO6SbP6"
       }
+      # Each pool's app client for reset links Cognito names no client
+      # for (an admin request): the hasura clients, the ones the apps and
+      # www.thephenom.app/reset-password reset through.
+      pool_clients = {
+        "phenom-dev-local" = "2eq1vf0nvl5o3rha2vshm8j0mn"
+        "phenom-staging"   = "6sjjnkaeagnqgkmbl1mr5rtfsr"
+      }
       test_accounts = ["test-devlocal@thephenom.app", "test-staging@thephenom.app"]
       roundtrip     = true
     }
@@ -68,6 +75,12 @@ locals {
       pools = {
         "phenom-prod" = "us-east-1_knEL7cqS3"
       }
+      # phenom-prod-hasura-client: the inventory lists it as
+      # 8uun49ru7f3fdvmlc12vqig3a, 25 characters where every other client id
+      # has 26. Confirm it (aws cognito-idp list-user-pool-clients
+      # --user-pool-id us-east-1_knEL7cqS3) before setting it here; until
+      # then production links for admin requests carry no cid.
+      pool_clients  = {}
       test_accounts = ["test-prod@thephenom.app"]
       roundtrip     = false
     }
@@ -89,8 +102,9 @@ data "aws_iam_openid_connect_provider" "github" {
 module "mailer" {
   source = "../.."
 
-  environment = var.environment
-  user_pools  = local.env.pools
+  environment  = var.environment
+  user_pools   = local.env.pools
+  pool_clients = local.env.pool_clients
 
   # The defaults, spelled out: what Phenom sends today.
   from               = "Phenom <noreply@thephenom.app>"
