@@ -112,7 +112,12 @@ func (s *Sender) Deliver(ctx context.Context, raw []byte, m Message) (string, er
 
 // Build returns the raw, signed (when configured) MIME for m:
 // multipart/alternative with a text and an HTML part, Date, a unique
-// Message-ID and X-Entity-Ref-ID.
+// Message-ID and X-Entity-Ref-ID. Whatever m holds, the bytes pass
+// CheckWire: CRLF line ends, no line over MaxLine octets, 7-bit only. Both
+// parts are quoted-printable, so they decode to exactly m.Text and m.HTML
+// (with CRLF line ends, the canonical form of text, RFC 2045 6.7), and the
+// subject is folded into RFC 2047 encoded-words when it is not plain short
+// ASCII. A DKIM signature, when configured, covers these final bytes.
 func (s *Sender) Build(m Message) ([]byte, error) {
 	if err := CheckRecipient(m.To); err != nil {
 		return nil, err
@@ -134,7 +139,7 @@ func (s *Sender) Build(m Message) ([]byte, error) {
 	b := enmime.Builder().
 		From(s.From.Name, s.From.Address).
 		To("", m.To).
-		Subject(m.Subject).
+		Subject(encodeSubject(m.Subject)).
 		Date(now()).
 		Header("Message-ID", "<"+ref+"@"+Domain(s.From.Address)+">").
 		Header("X-Entity-Ref-ID", ref).
@@ -147,20 +152,32 @@ func (s *Sender) Build(m Message) ([]byte, error) {
 	if err != nil {
 		return nil, failure.Permanent("mime_failed", fmt.Errorf("build mime: %w", err))
 	}
+	_ = part.DepthMatchAll(func(p *enmime.Part) bool {
+		if p.FirstChild == nil {
+			p.WithEncoder(qpEncoder)
+		}
+		return false
+	})
 	var buf bytes.Buffer
 	buf.Grow(len(m.HTML) + len(m.Text) + 2048)
 	if err := part.Encode(&buf); err != nil {
 		return nil, failure.Permanent("mime_failed", fmt.Errorf("encode mime: %w", err))
 	}
-	if s.DKIM == nil {
-		return buf.Bytes(), nil
+	raw := buf.Bytes()
+	if s.DKIM != nil {
+		var signed bytes.Buffer
+		signed.Grow(buf.Len() + 1024)
+		if err := dkim.Sign(&signed, &buf, s.DKIM); err != nil {
+			return nil, failure.Permanent("dkim_sign_failed", fmt.Errorf("dkim sign: %w", err))
+		}
+		raw = signed.Bytes()
 	}
-	var signed bytes.Buffer
-	signed.Grow(buf.Len() + 1024)
-	if err := dkim.Sign(&signed, &buf, s.DKIM); err != nil {
-		return nil, failure.Permanent("dkim_sign_failed", fmt.Errorf("dkim sign: %w", err))
+	// A guard, not a repair: only a configuration the builder cannot fold
+	// (a From display name with one 1,000-character word) gets here.
+	if err := CheckWire(raw); err != nil {
+		return nil, failure.Permanent("mime_failed", err)
 	}
-	return signed.Bytes(), nil
+	return raw, nil
 }
 
 func (s *Sender) newID() (string, error) {
