@@ -35,11 +35,11 @@ type mimeCase struct {
 
 // hostile values: what users, devices and configuration can put into a mail.
 var (
-	name2048      = strings.Repeat("A", 2048)                    // one 2,048-character word
-	name2048UTF8  = strings.Repeat("é", 2048)                    // 2,048 two-byte characters
+	name2048      = strings.Repeat("A", 2048)                       // one 2,048-character word
+	name2048UTF8  = strings.Repeat("é", 2048)                       // 2,048 two-byte characters
 	nameRTL       = "مريم الأحمد \u202eשלום עולם\u202c (\u200fRTL)" // Arabic, Hebrew, bidi controls
 	nameEmoji     = "👩🏽‍🚀 Ada 🎉🦄 \U0001F3F3\uFE0F\u200D\U0001F308"
-	longCity      = strings.Repeat("Llanfairpwllgwyngyll-", 80)      // 1,680 characters, no space
+	longCity      = strings.Repeat("Llanfairpwllgwyngyll-", 80)       // 1,680 characters, no space
 	longDevice    = strings.Repeat("Mozilla/5.0 (X11; Linux) 📱 ", 70) // ~2,000 characters with emoji
 	longEmail     = strings.Repeat("a", 64) + "@" + strings.Repeat(strings.Repeat("b", 60)+".", 4) + "example"
 	hostileCode   = "=?utf-8?q?x?= <b>&amp; \"'`"
