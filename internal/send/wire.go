@@ -2,6 +2,7 @@ package send
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -118,28 +119,43 @@ func CheckWire(raw []byte) error {
 	if !bytes.Contains(raw, []byte("\r\n\r\n")) {
 		return errors.New("mime: no empty line after the header section")
 	}
-	line, start := 1, 0
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case c == '\n':
-			if i == 0 || raw[i-1] != '\r' {
-				return fmt.Errorf("mime: line %d ends in a bare LF", line)
-			}
-			if n := i - 1 - start; n > MaxLine {
-				return fmt.Errorf("mime: line %d is %d octets long (at most %d)", line, n, MaxLine)
-			}
-			line, start = line+1, i+1
-		case c == '\r':
-			if i+1 >= len(raw) || raw[i+1] != '\n' {
-				return fmt.Errorf("mime: line %d has a bare CR", line)
-			}
-		case c == 0 || c > 127:
-			return fmt.Errorf("mime: line %d has a byte that is not 7-bit data", line)
-		}
+	if i := firstNot7bit(raw); i >= 0 {
+		return fmt.Errorf("mime: line %d has a byte that is not 7-bit data", 1+bytes.Count(raw[:i], []byte("\n")))
 	}
-	if start != len(raw) {
-		return fmt.Errorf("mime: line %d does not end in CRLF", line)
+	for line, rest := 1, raw; len(rest) > 0; line++ {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return fmt.Errorf("mime: line %d does not end in CRLF", line)
+		}
+		if i == 0 || rest[i-1] != '\r' {
+			return fmt.Errorf("mime: line %d ends in a bare LF", line)
+		}
+		if n := i - 1; n > MaxLine {
+			return fmt.Errorf("mime: line %d is %d octets long (at most %d)", line, n, MaxLine)
+		} else if bytes.IndexByte(rest[:n], '\r') >= 0 {
+			return fmt.Errorf("mime: line %d has a bare CR", line)
+		}
+		rest = rest[i+1:]
 	}
 	return nil
+}
+
+// firstNot7bit is the index of the first NUL or octet above 127 in b, or -1.
+// It reads eight octets at a time: this runs over every mail sent.
+func firstNot7bit(b []byte) int {
+	const high, ones = 0x8080808080808080, 0x0101010101010101
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		// A set high bit, or a zero octet (w-ones borrows into its high bit).
+		if w&high != 0 || (w-ones)&^w&high != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == 0 || b[i] > 127 {
+			return i
+		}
+	}
+	return -1
 }
