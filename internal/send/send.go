@@ -17,6 +17,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/jhillyerd/enmime/v2"
+	"golang.org/x/net/idna"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/failure"
 )
@@ -96,6 +97,41 @@ func CheckRecipient(to string) error {
 	return nil
 }
 
+// sesRecipient is to as SES takes it: SES "does not support the SMTPUTF8
+// extension ... the local part of a destination email address ... may only
+// contain 7-bit ASCII characters. If the domain part ... contains non-ASCII
+// characters, they must be encoded using Punycode" (SES API v2,
+// Destination). A non-ASCII local part is refused; a non-ASCII domain
+// becomes its Punycode (IDNA) form, in the To header and the SES
+// destination alike.
+func sesRecipient(to string) (string, error) {
+	if err := CheckRecipient(to); err != nil {
+		return "", err
+	}
+	at := strings.LastIndexByte(to, '@')
+	local, domain := to[:at], to[at+1:]
+	if !isASCII(local) {
+		return "", failure.Permanent("email_invalid", errors.New("the email attribute has non-ASCII characters before the @, which SES cannot send to"))
+	}
+	if isASCII(domain) {
+		return to, nil
+	}
+	ascii, err := idna.Lookup.ToASCII(domain)
+	if err != nil {
+		return "", failure.Permanent("email_invalid", errors.New("the email attribute's domain is not a valid internationalized domain name"))
+	}
+	return local + "@" + ascii, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] > 127 {
+			return false
+		}
+	}
+	return true
+}
+
 // Send builds the MIME for m, signs it when configured, and delivers it.
 func (s *Sender) Send(ctx context.Context, m Message) (string, error) {
 	raw, err := s.Build(m)
@@ -107,7 +143,11 @@ func (s *Sender) Send(ctx context.Context, m Message) (string, error) {
 
 // Deliver hands raw, built from m by Build, to the transport.
 func (s *Sender) Deliver(ctx context.Context, raw []byte, m Message) (string, error) {
-	return s.Transport.Deliver(ctx, raw, Envelope{From: s.From, To: m.To, Tags: m.Tags})
+	to, err := sesRecipient(m.To)
+	if err != nil {
+		return "", err
+	}
+	return s.Transport.Deliver(ctx, raw, Envelope{From: s.From, To: to, Tags: m.Tags})
 }
 
 // Build returns the raw, signed (when configured) MIME for m:
@@ -119,7 +159,8 @@ func (s *Sender) Deliver(ctx context.Context, raw []byte, m Message) (string, er
 // subject is folded into RFC 2047 encoded-words when it is not plain short
 // ASCII. A DKIM signature, when configured, covers these final bytes.
 func (s *Sender) Build(m Message) ([]byte, error) {
-	if err := CheckRecipient(m.To); err != nil {
+	to, err := sesRecipient(m.To)
+	if err != nil {
 		return nil, err
 	}
 	if m.Subject == "" || strings.ContainsAny(m.Subject, "\r\n") || utf8.RuneCountInString(m.Subject) > MaxSubject {
@@ -138,7 +179,7 @@ func (s *Sender) Build(m Message) ([]byte, error) {
 	}
 	b := enmime.Builder().
 		From(s.From.Name, s.From.Address).
-		To("", m.To).
+		To("", to).
 		Subject(encodeSubject(m.Subject)).
 		Date(now()).
 		Header("Message-ID", "<"+ref+"@"+Domain(s.From.Address)+">").

@@ -2,6 +2,7 @@ package send
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 
@@ -90,5 +91,47 @@ func TestBuildRefusesWhatCannotBeFolded(t *testing.T) {
 	_, err := s.Build(sampleMessage())
 	if reason, permanent := failure.Classify(err); reason != "mime_failed" || !permanent {
 		t.Fatalf("Build = %v (%s), want permanent mime_failed", err, reason)
+	}
+}
+
+type recordingTransport struct{ env Envelope }
+
+func (r *recordingTransport) Deliver(_ context.Context, _ []byte, env Envelope) (string, error) {
+	r.env = env
+	return "id", nil
+}
+
+// TestNonASCIIRecipient: SES takes no SMTPUTF8. A non-ASCII local part is
+// refused for good; a non-ASCII domain goes out in Punycode, in the To
+// header and the SES destination alike.
+func TestNonASCIIRecipient(t *testing.T) {
+	s := testSender(t)
+	tr := &recordingTransport{}
+	s.Transport = tr
+	m := sampleMessage()
+	m.To = "josé@example.com"
+	if _, err := s.Send(context.Background(), m); err == nil {
+		t.Error("a non-ASCII local part was sent")
+	} else if reason, permanent := failure.Classify(err); reason != "email_invalid" || !permanent {
+		t.Errorf("non-ASCII local part: %v (%s), want permanent email_invalid", err, reason)
+	}
+
+	m.To = "ada@bücher.example"
+	raw, err := s.Build(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Deliver(context.Background(), raw, m); err != nil {
+		t.Fatal(err)
+	}
+	env, err := enmime.ReadEnvelope(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := env.GetHeader("To"); got != "<ada@xn--bcher-kva.example>" {
+		t.Errorf("To header = %q, want <ada@xn--bcher-kva.example>", got)
+	}
+	if tr.env.To != "ada@xn--bcher-kva.example" {
+		t.Errorf("SES destination = %q, want ada@xn--bcher-kva.example", tr.env.To)
 	}
 }

@@ -125,6 +125,16 @@ func (m *Moto) checkSendEmail(r *http.Request) *sesRefusal {
 	if d := req.Destination; d != nil {
 		dest = append(append(append(dest, d.ToAddresses...), d.CcAddresses...), d.BccAddresses...)
 	}
+	for _, a := range append(dest, deref(req.FromEmailAddress)) {
+		// Destination: "Amazon SES does not support the SMTPUTF8
+		// extension, as described in RFC6531. For this reason, the local
+		// part of a destination email address ... may only contain 7-bit
+		// ASCII characters. If the domain part of an address ... contains
+		// non-ASCII characters, they must be encoded using Punycode".
+		if !isASCII(a) {
+			return badRequest("Illegal address")
+		}
+	}
 	senders := map[string]bool{}
 	if req.FromEmailAddress != nil {
 		// SendEmail, FromEmailAddress: "This address must be either
@@ -329,4 +339,20 @@ func (m *Moto) verifiedSender(ctx context.Context, auth, addr string) (bool, err
 		}
 	}
 	return false, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] > 127 {
+			return false
+		}
+	}
+	return true
 }

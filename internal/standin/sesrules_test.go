@@ -135,6 +135,11 @@ func TestSESRules(t *testing.T) {
 			wantType: "BadRequestException", wantMsg: "Recipient count exceeds 50.",
 		},
 		{
+			name:     "a non-ASCII destination (SES takes no SMTPUTF8)",
+			in:       rawInput("noreply@thephenom.app", []string{"josé@thephenom.app"}, rawMail("a@thephenom.app", nil, "x")),
+			wantType: "BadRequestException", wantMsg: "Illegal address",
+		},
+		{
 			name:     "an unverified FromEmailAddress",
 			in:       rawInput("noreply@unverified.example", []string{"a@thephenom.app"}, rawMail("a@thephenom.app", nil, "x")),
 			wantType: "MessageRejected", wantMsg: "Email address is not verified. The following identities failed the check in region US-EAST-1: noreply@unverified.example",
