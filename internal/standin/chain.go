@@ -68,9 +68,11 @@ func (c *Chain) RIELog() string { return c.rieLogs.String() }
 // mean a tool is not installed.
 func StartChain(ctx context.Context) (c *Chain, err error) {
 	c = &Chain{rieLogs: &LockedBuffer{}}
+	// The error returns set c to nil: stop what started through a copy.
+	started := c
 	defer func() {
 		if err != nil {
-			c.Close()
+			started.Close()
 		}
 	}()
 	rie, err := findRIE()
