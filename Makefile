@@ -30,6 +30,7 @@ all: test
 ## and opendkim-tools for the receivers' verdicts)
 deps: node_modules/.package-lock.json $(RIE) $(GNU_TIME) $(CHROMIUM) $(DOVECOT) $(RECEIVER_TOOLS)
 	@command -v moto_server >/dev/null || { echo "moto_server is missing: it ships on this machine image (python moto[server])"; exit 1; }
+	@command -v python3 >/dev/null || { echo "python3 is missing: moto_server needs it, and internal/send's MIME conformance test reads mail with Python's email package"; exit 1; }
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

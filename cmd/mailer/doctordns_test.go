@@ -62,7 +62,7 @@ func TestDoctorDNS(t *testing.T) {
 			t.Errorf("dmarc: %+v", c)
 		}
 		if code != 0 {
-			t.Errorf("exit %d: a warning must not fail the doctor", code)
+			t.Errorf("exit %d: a warning must not fail the doctor: %+v", code, rep)
 		}
 	})
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/jhillyerd/enmime/v2"
+	"golang.org/x/net/idna"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/failure"
 )
@@ -96,6 +97,41 @@ func CheckRecipient(to string) error {
 	return nil
 }
 
+// sesRecipient is to as SES takes it: SES "does not support the SMTPUTF8
+// extension ... the local part of a destination email address ... may only
+// contain 7-bit ASCII characters. If the domain part ... contains non-ASCII
+// characters, they must be encoded using Punycode" (SES API v2,
+// Destination). A non-ASCII local part is refused; a non-ASCII domain
+// becomes its Punycode (IDNA) form, in the To header and the SES
+// destination alike.
+func sesRecipient(to string) (string, error) {
+	if err := CheckRecipient(to); err != nil {
+		return "", err
+	}
+	at := strings.LastIndexByte(to, '@')
+	local, domain := to[:at], to[at+1:]
+	if !isASCII(local) {
+		return "", failure.Permanent("email_invalid", errors.New("the email attribute has non-ASCII characters before the @, which SES cannot send to"))
+	}
+	if isASCII(domain) {
+		return to, nil
+	}
+	ascii, err := idna.Lookup.ToASCII(domain)
+	if err != nil {
+		return "", failure.Permanent("email_invalid", errors.New("the email attribute's domain is not a valid internationalized domain name"))
+	}
+	return local + "@" + ascii, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] > 127 {
+			return false
+		}
+	}
+	return true
+}
+
 // Send builds the MIME for m, signs it when configured, and delivers it.
 func (s *Sender) Send(ctx context.Context, m Message) (string, error) {
 	raw, err := s.Build(m)
@@ -124,14 +160,24 @@ func (s *Sender) Ready(ctx context.Context) error {
 
 // Deliver hands raw, built from m by Build, to the transport.
 func (s *Sender) Deliver(ctx context.Context, raw []byte, m Message) (string, error) {
-	return s.Transport.Deliver(ctx, raw, Envelope{From: s.From, To: m.To, Tags: m.Tags})
+	to, err := sesRecipient(m.To)
+	if err != nil {
+		return "", err
+	}
+	return s.Transport.Deliver(ctx, raw, Envelope{From: s.From, To: to, Tags: m.Tags})
 }
 
 // Build returns the raw, signed (when configured) MIME for m:
 // multipart/alternative with a text and an HTML part, Date, a unique
-// Message-ID and X-Entity-Ref-ID.
+// Message-ID and X-Entity-Ref-ID. Whatever m holds, the bytes pass
+// CheckWire: CRLF line ends, no line over MaxLine octets, 7-bit only. Both
+// parts are quoted-printable, so they decode to exactly m.Text and m.HTML
+// (with CRLF line ends, the canonical form of text, RFC 2045 6.7), and the
+// subject is folded into RFC 2047 encoded-words when it is not plain short
+// ASCII. A DKIM signature, when configured, covers these final bytes.
 func (s *Sender) Build(m Message) ([]byte, error) {
-	if err := CheckRecipient(m.To); err != nil {
+	to, err := sesRecipient(m.To)
+	if err != nil {
 		return nil, err
 	}
 	if m.Subject == "" || strings.ContainsAny(m.Subject, "\r\n") || utf8.RuneCountInString(m.Subject) > MaxSubject {
@@ -150,8 +196,8 @@ func (s *Sender) Build(m Message) ([]byte, error) {
 	}
 	b := enmime.Builder().
 		From(s.From.Name, s.From.Address).
-		To("", m.To).
-		Subject(m.Subject).
+		To("", to).
+		Subject(encodeSubject(m.Subject)).
 		Date(now()).
 		Header("Message-ID", "<"+ref+"@"+Domain(s.From.Address)+">").
 		Header("X-Entity-Ref-ID", ref).
@@ -164,20 +210,34 @@ func (s *Sender) Build(m Message) ([]byte, error) {
 	if err != nil {
 		return nil, failure.Permanent("mime_failed", fmt.Errorf("build mime: %w", err))
 	}
+	_ = part.DepthMatchAll(func(p *enmime.Part) bool {
+		if p.FirstChild == nil {
+			p.WithEncoder(qpEncoder)
+		}
+		return false
+	})
 	var buf bytes.Buffer
-	buf.Grow(len(m.HTML) + len(m.Text) + 2048)
+	// Quoted-printable grows the HTML by its "=" (every attribute) and soft
+	// line breaks: room for half as much again saves a copy.
+	buf.Grow((len(m.HTML)+len(m.Text))*3/2 + 4096)
 	if err := part.Encode(&buf); err != nil {
 		return nil, failure.Permanent("mime_failed", fmt.Errorf("encode mime: %w", err))
 	}
-	if s.DKIM == nil {
-		return buf.Bytes(), nil
+	raw := buf.Bytes()
+	if s.DKIM != nil {
+		var signed bytes.Buffer
+		signed.Grow(buf.Len() + 1024)
+		if err := dkim.Sign(&signed, &buf, s.DKIM); err != nil {
+			return nil, failure.Permanent("dkim_sign_failed", fmt.Errorf("dkim sign: %w", err))
+		}
+		raw = signed.Bytes()
 	}
-	var signed bytes.Buffer
-	signed.Grow(buf.Len() + 1024)
-	if err := dkim.Sign(&signed, &buf, s.DKIM); err != nil {
-		return nil, failure.Permanent("dkim_sign_failed", fmt.Errorf("dkim sign: %w", err))
+	// A guard, not a repair: only a configuration the builder cannot fold
+	// (a From display name with one 1,000-character word) gets here.
+	if err := CheckWire(raw); err != nil {
+		return nil, failure.Permanent("mime_failed", err)
 	}
-	return signed.Bytes(), nil
+	return raw, nil
 }
 
 func (s *Sender) newID() (string, error) {

@@ -63,7 +63,8 @@ func TestBuildMIME(t *testing.T) {
 	if ct := env.Root.ContentType; ct != "multipart/alternative" {
 		t.Errorf("root content type = %q, want multipart/alternative", ct)
 	}
-	if env.Text != "Your code: 123456\n" {
+	// Quoted-printable text decodes to its canonical form: CRLF line ends.
+	if env.Text != "Your code: 123456\r\n" {
 		t.Errorf("text part differs from the rendered text")
 	}
 	if !strings.Contains(env.HTML, "<strong>123456</strong>") {

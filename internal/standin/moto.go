@@ -74,7 +74,11 @@ type Moto struct {
 // VerifiedForSendingStatus (moto: always false; here true when the identity
 // exists), and GetAccount (moto: 404; here a production-access account).
 // It emulates what moto lacks: the SES v2 suppression list and the
-// account's suppression attributes (suppression.go).
+// account's suppression attributes (suppression.go). It also refuses, with
+// SES's error shape, the SendEmail requests SES would refuse and moto
+// accepts: lines over 1,000 characters, messages over 40 MB, no From or Date
+// header, more than 50 recipients, a sender that is not a verified identity
+// (sesrules.go).
 func StartMoto(ctx context.Context, opts MotoOptions) (*Moto, error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
@@ -392,6 +396,14 @@ func (m *Moto) proxyHandler(backend *url.URL, fault func(*http.Request) (int, st
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(status)
 				io.WriteString(w, body)
+				return
+			}
+		}
+		// SES's documented SendEmail limits, which moto does not enforce
+		// (sesrules.go).
+		if isSendEmail(r) {
+			if refusal := m.checkSendEmail(r); refusal != nil {
+				refusal.write(w)
 				return
 			}
 		}

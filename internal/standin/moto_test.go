@@ -66,6 +66,7 @@ func TestMotoSESThroughProxy(t *testing.T) {
 	}
 
 	raw := []byte("From: Phenom <noreply@thephenom.app>\r\n" +
+		"Date: Tue, 24 Nov 2026 10:00:00 +0000\r\n" +
 		"To: test-staging@thephenom.app\r\n" +
 		"Subject: =?UTF-8?Q?Your_code_=E2=80=94_123456?=\r\n" +
 		"MIME-Version: 1.0\r\n" +
