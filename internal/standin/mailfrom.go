@@ -148,4 +148,3 @@ func fillMailFrom(doc map[string]any, backendHost, identity string) {
 		doc["MailFromAttributes"] = copied
 	}
 }
-
