@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/failure"
+	"github.com/Phenom-earth/phenom-mailer/internal/redact"
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
 	"github.com/Phenom-earth/phenom-mailer/internal/timing"
@@ -378,19 +379,9 @@ func (h *Handler) now() time.Time {
 	return time.Now()
 }
 
-// MaskEmail keeps the first character of the local part and the domain:
-// "qa+reset@thephenom.app" becomes "q***@thephenom.app".
-func MaskEmail(addr string) string {
-	at := strings.LastIndexByte(addr, '@')
-	if at < 1 || at == len(addr)-1 || strings.ContainsAny(addr, "\r\n") {
-		if addr == "" {
-			return ""
-		}
-		return "***"
-	}
-	first := []rune(addr[:at])[0]
-	return string(first) + "***@" + truncate(addr[at+1:], 253)
-}
+// MaskEmail masks an address for display: "qa+reset@thephenom.app"
+// becomes "q***@thephenom.app" (the format is redact.Email's).
+func MaskEmail(addr string) string { return redact.Email(addr) }
 
 // scrub removes the recipient and the code from an error text: SES, for
 // one, quotes the recipient in MessageRejected.
