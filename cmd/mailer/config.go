@@ -30,6 +30,8 @@ type Config struct {
 	DKIMDomain         string
 	DKIMPrivateKey     []byte // never logged
 	IdempotencyTable   string
+
+	Record DeliveryConfig // MAILER_DELIVERY_TABLE, MAILER_DELIVERY_TTL
 }
 
 // envDoc documents every variable; `mailer help` prints it.
@@ -54,6 +56,11 @@ const envDoc = `Environment:
   MAILER_IDEMPOTENCY_TABLE     DynamoDB table (partition key "id" string, TTL attribute "expires_at") that
                                makes delivery at most once per event (optional; without it a repeated
                                delivery of the same event sends again)
+  MAILER_DELIVERY_TABLE        DynamoDB table of the delivery record (partition key "pk", sort key "sk",
+                               TTL "expires_at", index "by-recipient"): each attempt and every SES event,
+                               read by "mailer trace" (optional; unset = no records). The events function
+                               needs only this one (and the TTL)
+  MAILER_DELIVERY_TTL          how long records live: a Go duration or days, e.g. 30d (default 30d)
   AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_SESV2 and the other AWS SDK
                                variables configure the AWS clients as usual.
 `
@@ -137,6 +144,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.DKIMDomain == "" && err == nil {
 		c.DKIMDomain = send.Domain(from.Address)
+	}
+	if c.Record, err = loadDeliveryConfig(getenv); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))

@@ -73,6 +73,11 @@ type Result struct {
 	Error      string  `json:"error,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
 	Stages     Stages  `json:"stages"`
+
+	// RequestID is Lambda's request id, or one generated outside Lambda.
+	RequestID string `json:"request_id,omitempty"`
+	// DeliveryRecord is "written" or "failed" when a Recorder is set.
+	DeliveryRecord string `json:"delivery_record,omitempty"`
 }
 
 // Stages are the milliseconds spent in each stage of one invocation. KMS
@@ -103,6 +108,9 @@ type Handler struct {
 	Environment string // the "environment" email tag, e.g. "staging"
 	Logger      *slog.Logger
 	Now         func() time.Time
+
+	// Recorder, when set, keeps the delivery record of each invocation.
+	Recorder Recorder
 }
 
 // Decode parses an event. Errors are permanent failures.
@@ -319,6 +327,9 @@ func link(s string) string {
 // the result. email and code are scrubbed from the error text.
 func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err error, email, code string) Result {
 	res.DurationMS = float64(h.now().Sub(start).Microseconds()) / 1000
+	if res.RequestID = RequestIDFrom(ctx); res.RequestID == "" {
+		res.RequestID = NewRequestID()
+	}
 	level := slog.LevelInfo
 	switch {
 	case err == nil:
@@ -342,9 +353,11 @@ func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err e
 			level = slog.LevelWarn
 		}
 	}
+	h.record(ctx, &res, email)
 	if h.Logger != nil {
 		attrs := []slog.Attr{
 			slog.String("outcome", res.Outcome),
+			slog.String("request_id", res.RequestID),
 			slog.String("trigger", res.Trigger),
 			slog.String("pool", res.Pool),
 			slog.String("client_id", res.ClientID),
@@ -359,6 +372,9 @@ func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err e
 		}
 		if res.Error != "" {
 			attrs = append(attrs, slog.String("error", res.Error))
+		}
+		if res.DeliveryRecord != "" {
+			attrs = append(attrs, slog.String("delivery_record", res.DeliveryRecord))
 		}
 		h.Logger.LogAttrs(ctx, level, "mail "+res.Outcome, attrs...)
 	}
