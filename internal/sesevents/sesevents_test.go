@@ -61,8 +61,12 @@ func snsBody(t testing.TB, message string) []byte {
 func TestParseEveryExample(t *testing.T) {
 	const mid = "EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000"
 	check := map[string]func(delivery.Event) bool{
-		"send":     func(e delivery.Event) bool { return e.Type == "Send" && e.Time.Equal(time.Date(2016, 10, 14, 5, 2, 16, 645e6, time.UTC)) },
-		"delivery": func(e delivery.Event) bool { return e.SMTPResponse == "250 2.6.0 Message received" && e.ReportingMTA == "mta.example.com" && e.ProcessingTimeMS == 11893 },
+		"send": func(e delivery.Event) bool {
+			return e.Type == "Send" && e.Time.Equal(time.Date(2016, 10, 14, 5, 2, 16, 645e6, time.UTC))
+		},
+		"delivery": func(e delivery.Event) bool {
+			return e.SMTPResponse == "250 2.6.0 Message received" && e.ReportingMTA == "mta.example.com" && e.ProcessingTimeMS == 11893
+		},
 		"bounce-permanent": func(e delivery.Event) bool {
 			return e.BounceType == "Permanent" && e.BounceSubType == "General" && e.Status == "5.1.1" && e.DiagnosticCode == "smtp; 550 5.1.1 user unknown"
 		},
@@ -119,8 +123,8 @@ func TestIsSQSEvent(t *testing.T) {
 	for in, want := range map[string]bool{
 		`{"Records":[{"eventSource":"aws:sqs","body":"{}"}]}`: true,
 		`{"Records":[]}`: false,
-		`{"Records":[{"eventSource":"aws:sqs"},{"eventSource":"aws:s3"}]}`: false,
-		`{"triggerSource":"CustomEmailSender_ForgotPassword","Records":"x"}`:  false,
+		`{"Records":[{"eventSource":"aws:sqs"},{"eventSource":"aws:s3"}]}`:   false,
+		`{"triggerSource":"CustomEmailSender_ForgotPassword","Records":"x"}`: false,
 		`not json`: false,
 	} {
 		if got := IsSQSEvent([]byte(in)); got != want {
