@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
