@@ -233,6 +233,9 @@ func (r Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "\n%s is not on the account's suppression list.\n", r.Query.To)
 	case r.SuppressionNote != "":
 		fmt.Fprintf(&b, "\nNote: %s.\n", r.SuppressionNote)
+		if removal {
+			fmt.Fprintf(&b, "The record shows the address on the suppression list; if it still is, remove it once the address works again:\n  %s\n", RemoveCommand(r.Query.To))
+		}
 	}
 	if r.Query.To == "" && removal {
 		fmt.Fprintf(&b, "\nThe address may be on the account's suppression list. Check with `mailer trace --to ADDRESS`; to remove it:\n  %s\n", RemoveCommand(""))
