@@ -113,3 +113,70 @@ func TestEventsFunctionUnderRIE(t *testing.T) {
 	}
 	assertNoSecrets(t, "events function logs", out, addr)
 }
+
+// TestSenderRecordsLambdasRequestIDUnderRIE: under the real Runtime API the
+// attempt's request id is Lambda's (the one in every log line), and trace
+// finds the mail by it.
+func TestSenderRecordsLambdasRequestIDUnderRIE(t *testing.T) {
+	needStack(t)
+	rie := findRIE(t)
+	table, _ := deliveryStack(t, nil)
+	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build bootstrap: %v\n%s", err, out)
+	}
+	invokeAddr, apiAddr := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr, bootstrap)
+	cmd.Env = append(os.Environ(), // mailerEnv and deliveryStack set the sender's environment for this test
+		"AWS_LAMBDA_RUNTIME_API=",
+	)
+	logs := &standin.LockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	invokeURL := "http://" + invokeAddr + "/2015-03-31/functions/function/invocations"
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Post(invokeURL, "application/json", bytes.NewReader(marshal(t, readEvent(t, "ForgotPassword"))))
+		if err == nil {
+			_, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if fe := resp.Header.Get("X-Amz-Function-Error"); fe != "" {
+				t.Fatalf("function error %q\n%s", fe, logs.String())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("emulator never answered: %v\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var line struct {
+		Message         string `json:"message"`
+		RequestID       string `json:"request_id"`
+		LambdaRequestID string `json:"requestId"`
+		DeliveryRecord  string `json:"delivery_record"`
+	}
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"message":"mail sent"`) {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if line.LambdaRequestID == "" || line.RequestID != line.LambdaRequestID || line.DeliveryRecord != "written" {
+		t.Fatalf("log line: %+v\n%s", line, logs.String())
+	}
+	t.Setenv("MAILER_DELIVERY_TABLE", table)
+	out, _, code := runCmd(t, nil, "trace", "--request-id", line.LambdaRequestID)
+	if code != 0 || !strings.Contains(out, "ForgotPassword") || !strings.Contains(out, "request "+line.LambdaRequestID+": sent") {
+		t.Fatalf("trace --request-id: exit %d\n%s", code, out)
+	}
+}
