@@ -121,7 +121,7 @@ var (
 // in the handler or main, or one of slog's own under Lambda's names).
 func TestOperationsLogQueries(t *testing.T) {
 	written := map[string]bool{"message": true, "level": true, "timestamp": true}
-	for _, path := range []string{"../internal/cognito/handler.go", "../cmd/mailer/main.go"} {
+	for _, path := range []string{"../internal/cognito/handler.go", "../cmd/mailer/main.go", "../internal/cognito/record.go", "../internal/sesevents/sesevents.go", "../cmd/mailer/events.go"} {
 		src, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)

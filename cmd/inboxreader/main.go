@@ -33,6 +33,7 @@ import (
 
 	"github.com/Phenom-earth/phenom-mailer/internal/inbox"
 	"github.com/Phenom-earth/phenom-mailer/internal/reset"
+	"github.com/Phenom-earth/phenom-mailer/internal/trace"
 )
 
 // Exit codes.
@@ -54,9 +55,12 @@ const usage = `usage:
   inboxreader roundtrip --user-pool-id POOL --client-id ID --username USER --source SRC
                    [--to ADDRESS] [--auth srp|password] [--timeout DURATION]
                    [--client-secret-env NAME] [--resolver HOST:PORT] [--json] [--show-password]
+                   [--delivery-table TABLE [--delivery-wait DURATION]]
       ForgotPassword, wait for the mail that arrived after the request, check and read
       it, ConfirmForgotPassword with a fresh strong password, sign in with it
-      (USER_SRP_AUTH by default), and check the ID token's email claim.
+      (USER_SRP_AUTH by default), and check the ID token's email claim. With
+      --delivery-table (the mailer's delivery record), also report what SES said of
+      the mail read: accepted, delivered to which server, when.
 
   inboxreader help
 
@@ -369,6 +373,9 @@ type roundTripReport struct {
 	Error    string `json:"error,omitempty"`
 	Password string `json:"new_password,omitempty"`
 	ExitCode int    `json:"exit_code"`
+
+	Delivery     *trace.MailReport `json:"delivery,omitempty"`
+	DeliveryNote string            `json:"delivery_note,omitempty"`
 }
 
 func runRoundTrip(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -383,6 +390,8 @@ func runRoundTrip(ctx context.Context, args []string, getenv func(string) string
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the mail")
 	secretEnv := fs.String("client-secret-env", "", "name of the environment variable holding the app client secret")
 	showPassword := fs.Bool("show-password", false, "print the new password")
+	deliveryTable := fs.String("delivery-table", "", "the mailer's delivery-record table: report SES's events of the mail read")
+	deliveryWait := fs.Duration("delivery-wait", 30*time.Second, "with --delivery-table: how long to wait for SES's delivery event")
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	if err := parseFlags(fs, args, stderr); err != nil {
 		if err == errHelp {
@@ -429,6 +438,7 @@ func runRoundTrip(ctx context.Context, args []string, getenv func(string) string
 	out := newPrinter(stdout, c.json)
 	out.line("source", src.String())
 	out.line("user", *username+" in "+*pool+" (client "+*client+")")
+	requested := time.Now()
 	rep, err := reset.Run(ctx, reset.Config{
 		Cognito: cog, PoolID: *pool, ClientID: *client, ClientSecret: secret,
 		Username: *username, Email: email, Auth: *auth,
@@ -443,6 +453,14 @@ func runRoundTrip(ctx context.Context, args []string, getenv func(string) string
 	}
 	jr := &roundTripReport{Command: "roundtrip", Source: src.String(), Pool: *pool, Client: *client, User: *username, Report: rep,
 		Outcome: outcome(err), ExitCode: exitCode(err)}
+	if *deliveryTable != "" && rep.Mail != nil {
+		jr.Delivery, jr.DeliveryNote = deliveryReport(ctx, cfg, *deliveryTable, rep.Mail.MessageID, email, requested, *deliveryWait)
+		if jr.Delivery != nil {
+			out.line("delivery", jr.Delivery.Description)
+		} else {
+			out.line("delivery", jr.DeliveryNote)
+		}
+	}
 	if err != nil {
 		jr.Error = err.Error()
 	} else {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
+	"github.com/Phenom-earth/phenom-mailer/internal/delivery"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
 )
 
@@ -40,6 +41,8 @@ type Config struct {
 	// PoolClients maps a user pool id to its default app client, the reset
 	// link's cid when Cognito names no client (MAILER_POOL_CLIENTS).
 	PoolClients map[string]string
+
+	Record DeliveryConfig // MAILER_DELIVERY_TABLE, MAILER_DELIVERY_TTL
 }
 
 // envDoc documents every variable; `mailer help` prints it.
@@ -76,6 +79,11 @@ const envDoc = `Environment:
   MAILER_POOL_CLIENTS          poolId=clientId,... each pool's default app client, the reset link's cid when the
                                event names no client (admin requests send CLIENT_ID_NOT_APPLICABLE); every pool
                                must be in MAILER_ALLOWED_POOLS (optional; without one the link has no cid)
+  MAILER_DELIVERY_TABLE        DynamoDB table of the delivery record (partition key "pk", sort key "sk",
+                               TTL "expires_at", index "by-recipient"): each attempt and every SES event,
+                               read by "mailer trace" (optional; unset = no records). The events function
+                               needs only this one (and the TTL)
+  MAILER_DELIVERY_TTL          how long records live: a Go duration or days, e.g. 30d (default 30d)
   AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_SESV2 and the other AWS SDK
                                variables configure the AWS clients as usual.
 `
@@ -165,6 +173,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if c.DKIMDomain == "" && err == nil {
 		c.DKIMDomain = send.Domain(from.Address)
 	}
+	if c.Record, err = loadDeliveryConfig(getenv); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
@@ -221,4 +232,37 @@ func orDefault(v, def string) string {
 		return v
 	}
 	return def
+}
+
+// DeliveryConfig is what the delivery record needs from the environment:
+// all the events function and `mailer trace` read (they start without the
+// Cognito sender's variables).
+type DeliveryConfig struct {
+	Table string        // MAILER_DELIVERY_TABLE; "" = no records
+	TTL   time.Duration // MAILER_DELIVERY_TTL
+}
+
+// loadDeliveryConfig reads MAILER_DELIVERY_TABLE and MAILER_DELIVERY_TTL.
+func loadDeliveryConfig(getenv func(string) string) (DeliveryConfig, error) {
+	c := DeliveryConfig{Table: strings.TrimSpace(getenv("MAILER_DELIVERY_TABLE")), TTL: delivery.DefaultTTL}
+	if v := strings.TrimSpace(getenv("MAILER_DELIVERY_TTL")); v != "" {
+		d, err := parseDays(v)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("MAILER_DELIVERY_TTL=%q is not a positive duration such as 720h or 30d", v)
+		}
+		c.TTL = d
+	}
+	return c, nil
+}
+
+// parseDays parses a Go duration or a whole number of days ("30d", "7d").
+func parseDays(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100*365 {
+			return 0, errors.New("bad number of days")
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(v)
 }

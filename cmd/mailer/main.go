@@ -4,6 +4,7 @@
 // it is a CLI:
 //
 //	mailer invoke --event FILE   run the same handler once on an event (- for stdin)
+//	mailer trace --to ADDRESS    what became of the mails to ADDRESS (also --message-id, --request-id)
 //	mailer doctor [--json]       check that the live environment can send
 //	mailer help                  usage and the environment it reads
 //
@@ -36,6 +37,7 @@ import (
 	"github.com/Phenom-earth/phenom-mailer/internal/idempotency"
 	"github.com/Phenom-earth/phenom-mailer/internal/metrics"
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
+	"github.com/Phenom-earth/phenom-mailer/internal/sesevents"
 	"github.com/Phenom-earth/phenom-mailer/templates"
 )
 
@@ -52,7 +54,14 @@ const usage = `usage:
   mailer invoke --event FILE   run the handler once on a custom email sender event
                                (FILE "-" reads stdin); prints one JSON outcome line,
                                logs on stderr; exit 0 sent or duplicate, 3 refused or
-                               suppressed, 4 retryable failure, 2 usage error
+                               suppressed, 4 retryable failure, 2 usage error. On an SQS
+                               event of SES notifications it records them
+                               (MAILER_DELIVERY_TABLE) and prints one JSON line (received,
+                               recorded, duplicates, ignored, failed, batchItemFailures);
+                               exit 0, or 4 when any record failed
+  mailer trace --to ADDRESS [--since 7d] | --message-id ID | --request-id ID [--json]
+                               what became of each matching mail: the invocation, SES's
+                               events, the suppression list; exit 0 found, 3 nothing found
   mailer doctor [--json] [--resolver HOST:PORT]
                                check the live environment (SES account, From identity and
                                DKIM, KMS keys, configuration set, idempotency table; the
@@ -65,7 +74,8 @@ const usage = `usage:
                                and a gallery, a live-reloading gallery server, or real mail
   mailer help                  this text
 
-Under AWS Lambda (AWS_LAMBDA_RUNTIME_API set) the binary serves the trigger.
+Under AWS Lambda (AWS_LAMBDA_RUNTIME_API set) the binary serves the trigger, or the SES
+events queue: each invocation goes to the handler its event's shape belongs to.
 
 `
 
@@ -110,6 +120,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runDoctor(ctx, args[1:], getenv, stdout, stderr)
 	case "preview":
 		return runPreview(ctx, args[1:], getenv, stdout, stderr)
+	case "trace":
+		return runTrace(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage, envDoc)
 		return nil
@@ -119,32 +131,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 }
 
-// runLambda serves the trigger through the Lambda Runtime API. A retryable
-// failure returns an error so that Lambda's asynchronous retry sends the
-// event again; a refusal returns nil so that it does not.
+// runLambda serves the trigger, or the SES events queue, through the Lambda
+// Runtime API (see server.handle).
 func runLambda(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	logger := newLogger(stdout, getenv)
-	cfg, err := loadConfig(getenv)
+	srv, err := newServer(ctx, getenv, logger, stdout)
 	if err != nil {
 		logger.Error("mailer cannot start", "error", err.Error())
 		return err
 	}
-	h, err := newHandler(ctx, cfg, logger)
-	if err != nil {
-		logger.Error("mailer cannot start", "error", err.Error())
-		return err
-	}
-	logStart(ctx, logger, cfg)
-	lambda.StartWithOptions(func(ctx context.Context, event json.RawMessage) error {
-		ctx, cancel := reserveTime(ctx, lambdaReserve)
-		defer cancel()
-		res := h.HandleJSON(ctx, event)
-		writeMetrics(stdout, res)
-		if res.Retryable() {
-			return fmt.Errorf("%s: %s", res.Outcome, res.Reason)
-		}
-		return nil
-	}, lambda.WithContext(ctx))
+	lambda.StartWithOptions(srv.handle, lambda.WithContext(ctx))
 	return nil
 }
 
@@ -184,9 +180,12 @@ func runInvoke(ctx context.Context, args []string, getenv func(string) string, s
 		defer f.Close()
 		r = f
 	}
-	data, err := io.ReadAll(io.LimitReader(r, cognito.MaxEventSize+1))
+	data, err := io.ReadAll(io.LimitReader(r, sesevents.MaxBatchBytes+1))
 	if err != nil {
 		return &exitError{exitUsage, fmt.Errorf("event: %w", err)}
+	}
+	if sesevents.IsSQSEvent(data) {
+		return runInvokeEvents(ctx, data, getenv, stdout, stderr)
 	}
 
 	logger := newLogger(stderr, getenv)
@@ -201,7 +200,7 @@ func runInvoke(ctx context.Context, args []string, getenv func(string) string, s
 	logStart(ctx, logger, cfg)
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	res := h.HandleJSON(ctx, data)
+	res := h.HandleJSON(withRequestID(ctx), data)
 	writeMetrics(stderr, res)
 	if err := json.NewEncoder(stdout).Encode(res); err != nil {
 		return err
@@ -260,6 +259,9 @@ func newHandler(ctx context.Context, cfg Config, logger *slog.Logger) (*cognito.
 			Table: cfg.IdempotencyTable,
 		}
 	}
+	if st := newDeliveryStore(awsCfg, cfg.Record); st != nil {
+		h.Recorder = st
+	}
 	return h, nil
 }
 
@@ -274,6 +276,7 @@ func logStart(ctx context.Context, logger *slog.Logger, cfg Config) {
 		slog.String("configuration_set", cfg.ConfigurationSet),
 		slog.Bool("check_suppression", cfg.CheckSuppression && cfg.MaildirPath == ""),
 	}
+	attrs = append(attrs, slog.String("delivery_table", cfg.Record.Table))
 	if cfg.IdempotencyTable != "" {
 		attrs = append(attrs, slog.String("idempotency_table", cfg.IdempotencyTable))
 	} else {
@@ -292,6 +295,9 @@ func writeMetrics(w io.Writer, res cognito.Result) {
 		LatencyMS: res.DurationMS, Time: time.Now(),
 		SuppressionCheckFailed: res.SuppressionCheckFailed,
 	})
+	if res.DeliveryRecord == cognito.RecordFailed {
+		_ = metrics.WriteCount(w, metrics.DeliveryRecordErrors, 1, time.Now())
+	}
 }
 
 // newLogger logs JSON to w, with Lambda's key names and the request id of

@@ -140,6 +140,8 @@ func mailerEnv(t testing.TB, extra map[string]string) {
 		"MAILER_DKIM_SELECTOR":        "mailer",
 		"MAILER_DKIM_PRIVATE_KEY":     dkimKeyPEM,
 		"PASSWORD_RESET_URL":          "",
+		"MAILER_DELIVERY_TABLE":       "",
+		"MAILER_DELIVERY_TTL":         "",
 	}
 	for k, v := range extra {
 		vars[k] = v

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/failure"
+	"github.com/Phenom-earth/phenom-mailer/internal/redact"
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
 	"github.com/Phenom-earth/phenom-mailer/internal/timing"
@@ -107,6 +108,10 @@ type Result struct {
 	// SuppressionCheckFailed says the suppression look-up failed and the
 	// mail went out unchecked (counted as metric SuppressionCheckErrors).
 	SuppressionCheckFailed bool `json:"suppression_check_failed,omitempty"`
+	// RequestID is Lambda's request id, or one generated outside Lambda.
+	RequestID string `json:"request_id,omitempty"`
+	// DeliveryRecord is "written" or "failed" when a Recorder is set.
+	DeliveryRecord string `json:"delivery_record,omitempty"`
 }
 
 // Stages are the milliseconds spent in each stage of one invocation. KMS
@@ -151,6 +156,8 @@ type Handler struct {
 	// PoolClients maps a user pool id to its default app client: the reset
 	// link's cid when the event names no client (see ResetClientID).
 	PoolClients map[string]string
+	// Recorder, when set, keeps the delivery record of each invocation.
+	Recorder Recorder
 }
 
 // Decode parses an event. Errors are permanent failures.
@@ -468,6 +475,9 @@ func link(s string) string {
 // the result. email and code are scrubbed from the error text.
 func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err error, email, code string) Result {
 	res.DurationMS = float64(h.now().Sub(start).Microseconds()) / 1000
+	if res.RequestID = RequestIDFrom(ctx); res.RequestID == "" {
+		res.RequestID = NewRequestID()
+	}
 	level := slog.LevelInfo
 	var se *suppressedError
 	switch {
@@ -497,9 +507,11 @@ func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err e
 			level = slog.LevelWarn
 		}
 	}
+	h.record(ctx, &res, email)
 	if h.Logger != nil {
 		attrs := []slog.Attr{
 			slog.String("outcome", res.Outcome),
+			slog.String("request_id", res.RequestID),
 			slog.String("trigger", res.Trigger),
 			slog.String("pool", res.Pool),
 			slog.String("client_id", res.ClientID),
@@ -523,6 +535,9 @@ func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err e
 		if res.SuppressionCheckFailed {
 			attrs = append(attrs, slog.Bool("suppression_check_failed", true))
 		}
+		if res.DeliveryRecord != "" {
+			attrs = append(attrs, slog.String("delivery_record", res.DeliveryRecord))
+		}
 		h.Logger.LogAttrs(ctx, level, "mail "+res.Outcome, attrs...)
 	}
 	return res
@@ -542,19 +557,9 @@ func (h *Handler) now() time.Time {
 	return time.Now()
 }
 
-// MaskEmail keeps the first character of the local part and the domain:
-// "qa+reset@thephenom.app" becomes "q***@thephenom.app".
-func MaskEmail(addr string) string {
-	at := strings.LastIndexByte(addr, '@')
-	if at < 1 || at == len(addr)-1 || strings.ContainsAny(addr, "\r\n") {
-		if addr == "" {
-			return ""
-		}
-		return "***"
-	}
-	first := []rune(addr[:at])[0]
-	return string(first) + "***@" + truncate(addr[at+1:], 253)
-}
+// MaskEmail masks an address for display: "qa+reset@thephenom.app"
+// becomes "q***@thephenom.app" (the format is redact.Email's).
+func MaskEmail(addr string) string { return redact.Email(addr) }
 
 // scrub removes the recipient and the code from an error text: SES, for
 // one, quotes the recipient in MessageRejected.

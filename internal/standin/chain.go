@@ -29,6 +29,8 @@ const (
 	ChainPrefix       = "inbound/"
 	// ChainDKIMSelector signs d=thephenom.app; ChainDNS serves its key.
 	ChainDKIMSelector = "mailer"
+	// ChainDeliveryTable is the mailer's delivery record in the chain.
+	ChainDeliveryTable = "phenom-mailer-chain-deliveries"
 )
 
 // Chain is the whole password-reset chain on 127.0.0.1:
@@ -189,6 +191,9 @@ func StartChain(ctx context.Context) (c *Chain, err error) {
 	if err := waitBuild(); err != nil {
 		return nil, err
 	}
+	if err := c.Moto.CreateDeliveryTable(ctx, ChainDeliveryTable); err != nil {
+		return nil, err
+	}
 	c.rie = exec.Command(rie, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr, c.bootstrap)
 	c.rie.Env = append(os.Environ(),
 		"AWS_REGION="+Region,
@@ -205,6 +210,8 @@ func StartChain(ctx context.Context) (c *Chain, err error) {
 		"MAILER_ENVIRONMENT=local-chain",
 		"MAILER_DKIM_SELECTOR="+ChainDKIMSelector,
 		"MAILER_DKIM_PRIVATE_KEY="+string(c.DKIMKeyPEM),
+		"AWS_ENDPOINT_URL_DYNAMODB="+c.Moto.URL,
+		"MAILER_DELIVERY_TABLE="+ChainDeliveryTable,
 	)
 	c.rie.Stdout, c.rie.Stderr = c.rieLogs, c.rieLogs
 	c.rie.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -261,6 +268,7 @@ func (c *Chain) Env() map[string]string {
 		"AWS_ENDPOINT_URL":                           "",
 		"AWS_ENDPOINT_URL_S3":                        c.Moto.URL,
 		"AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": c.Cognito.URL,
+		"AWS_ENDPOINT_URL_DYNAMODB":                  c.Moto.URL,
 	}
 }
 

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/awsretry"
+	"github.com/Phenom-earth/phenom-mailer/internal/trace"
+)
+
+// Exit code of `mailer trace` when nothing was found.
+const exitNotFound = 3
+
+// runTrace is `mailer trace`: it reads the delivery record
+// (MAILER_DELIVERY_TABLE) and SES's suppression list.
+func runTrace(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("trace", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	to := fs.String("to", "", "the recipient's address (compared lower-cased)")
+	since := fs.String("since", "7d", "with --to: how far back, a Go duration or days (7d)")
+	messageID := fs.String("message-id", "", "the SES message id")
+	requestID := fs.String("request-id", "", "the Lambda request id of the invocation")
+	asJSON := fs.Bool("json", false, "one JSON object per mail per line")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: mailer trace --to ADDRESS [--since 7d] [--json]\n       mailer trace --message-id ID [--json]\n       mailer trace --request-id ID [--json]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return &exitError{exitUsage, errors.New("")}
+	}
+	n := 0
+	for _, v := range []string{*to, *messageID, *requestID} {
+		if strings.TrimSpace(v) != "" {
+			n++
+		}
+	}
+	if n != 1 || fs.NArg() > 0 {
+		fs.Usage()
+		return &exitError{exitUsage, errors.New("trace needs exactly one of --to, --message-id, --request-id")}
+	}
+	q := trace.Query{To: strings.ToLower(strings.TrimSpace(*to)), MessageID: strings.TrimSpace(*messageID), RequestID: strings.TrimSpace(*requestID)}
+	if q.To != "" {
+		d, err := parseDays(*since)
+		if err != nil || d <= 0 {
+			return &exitError{exitUsage, fmt.Errorf("--since %q is not a positive duration such as 7d or 36h", *since)}
+		}
+		q.Since = time.Now().Add(-d)
+		if !strings.Contains(q.To, "@") {
+			return &exitError{exitUsage, fmt.Errorf("--to %q is not an address", *to)}
+		}
+	}
+	dc, err := loadDeliveryConfig(getenv)
+	if err != nil {
+		return &exitError{exitUsage, fmt.Errorf("configuration: %w", err)}
+	}
+	if dc.Table == "" {
+		return &exitError{exitUsage, errors.New("trace reads the delivery record: set MAILER_DELIVERY_TABLE")}
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("aws config: %w", err)
+	}
+	sup := trace.SESSuppressions{Client: sesv2.NewFromConfig(awsCfg, func(o *sesv2.Options) {
+		o.Retryer = awsretry.Repeatable(3, time.Second)
+	})}
+	rep, err := trace.Run(ctx, newDeliveryStore(awsCfg, dc), sup, q)
+	if err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	if *asJSON {
+		err = rep.WriteJSON(stdout)
+	} else {
+		err = rep.WriteText(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.Found() {
+		return &exitError{exitNotFound, errors.New("")}
+	}
+	return nil
+}
