@@ -3,7 +3,6 @@ package cognito
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -90,29 +89,10 @@ func (h *Handler) record(ctx context.Context, res *Result, email string) {
 	res.DeliveryRecord = RecordWritten
 }
 
-// addSuppression copies the suppression-list entry the handler found (the
-// outcome JSON's "suppression": {"reason", "last_update"}) into the attempt.
-// It reads the entry by its JSON name, so that it needs no change whether
-// or not Result has the field yet (issue 11's suppression check adds it);
-// once it has, reading the field directly is the simpler form.
+// addSuppression copies the suppression-list entry the handler found into
+// the attempt.
 func addSuppression(a *delivery.Attempt, res *Result) {
-	b, err := json.Marshal(res)
-	if err != nil {
-		return
+	if res.Suppression != nil {
+		a.SuppressionReason, a.SuppressionSince = res.Suppression.Reason, res.Suppression.LastUpdate
 	}
-	a.SuppressionReason, a.SuppressionSince = suppressionFromJSON(b)
-}
-
-// suppressionFromJSON reads "suppression" out of an outcome line.
-func suppressionFromJSON(b []byte) (reason string, since time.Time) {
-	var v struct {
-		Suppression *struct {
-			Reason     string    `json:"reason"`
-			LastUpdate time.Time `json:"last_update"`
-		} `json:"suppression"`
-	}
-	if json.Unmarshal(b, &v) != nil || v.Suppression == nil {
-		return "", time.Time{}
-	}
-	return v.Suppression.Reason, v.Suppression.LastUpdate
 }

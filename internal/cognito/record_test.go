@@ -8,15 +8,20 @@ import (
 	"time"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/delivery"
+	"github.com/Phenom-earth/phenom-mailer/internal/send"
 )
 
-func TestSuppressionFromJSON(t *testing.T) {
-	r, since := suppressionFromJSON([]byte(`{"outcome":"suppressed","reason":"suppressed_bounce","suppression":{"reason":"BOUNCE","last_update":"2026-11-20T08:00:00Z"}}`))
-	if r != "BOUNCE" || !since.Equal(time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)) {
-		t.Errorf("got %q %v", r, since)
+func TestAddSuppression(t *testing.T) {
+	var a delivery.Attempt
+	since := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	addSuppression(&a, &Result{Outcome: OutcomeSuppressed, Suppression: &send.Suppression{Reason: "BOUNCE", LastUpdate: since}})
+	if a.SuppressionReason != "BOUNCE" || !a.SuppressionSince.Equal(since) {
+		t.Errorf("got %q %v", a.SuppressionReason, a.SuppressionSince)
 	}
-	if r, since := suppressionFromJSON([]byte(`{"outcome":"sent"}`)); r != "" || !since.IsZero() {
-		t.Errorf("no suppression: got %q %v", r, since)
+	var b delivery.Attempt
+	addSuppression(&b, &Result{Outcome: OutcomeSent})
+	if b.SuppressionReason != "" || !b.SuppressionSince.IsZero() {
+		t.Errorf("no suppression: got %q %v", b.SuppressionReason, b.SuppressionSince)
 	}
 }
 
