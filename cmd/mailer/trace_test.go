@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
 	"github.com/Phenom-earth/phenom-mailer/internal/standin"
 )
@@ -319,5 +321,45 @@ func TestDeliveryRecordFailureNeverFailsTheSend(t *testing.T) {
 	}
 	if !strings.Contains(logs, `"request_id":"`+res.RequestID+`"`) {
 		t.Errorf("the log line lacks the request id")
+	}
+}
+
+// A suppressed recipient, through the real sender and the SES stand-in's
+// suppression list: the mailer sends nothing, the record says why, and
+// trace tells the operator since when and how to remove the address.
+func TestTraceOverASuppressedSend(t *testing.T) {
+	deliveryStack(t, nil)
+	const addr = "bounced-before@thephenom.app"
+	suppress(t, addr, sestypes.SuppressionListReasonBounce)
+
+	ev := readEvent(t, "ForgotPassword")
+	attrs(ev)["email"] = addr
+	res, exit, _ := invoke(t, marshal(t, ev))
+	if exit != exitRefused || res.Outcome != cognito.OutcomeSuppressed || res.Reason != "suppressed_bounce" ||
+		res.MessageID != "" || res.DeliveryRecord != cognito.RecordWritten {
+		t.Fatalf("suppressed send: exit %d, %+v", exit, res)
+	}
+
+	out, errOut, code := runCmd(t, nil, "trace", "--to", addr)
+	if code != 0 {
+		t.Fatalf("trace --to: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"not sent: the address is on SES's suppression list (BOUNCE)",
+		addr + " is on the account's suppression list since",
+		"reason BOUNCE",
+		"aws sesv2 delete-suppressed-destination --email-address '" + addr + "'",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("trace --to lacks %q:\n%s", want, out)
+		}
+	}
+
+	out, _, code = runCmd(t, nil, "trace", "--request-id", res.RequestID, "--json")
+	if code != 0 || !strings.Contains(out, `"outcome":"suppressed"`) || !strings.Contains(out, `"suppression_reason":"BOUNCE"`) {
+		t.Errorf("trace --request-id --json: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, addr) {
+		t.Errorf("trace by id printed the full address:\n%s", out)
 	}
 }
