@@ -24,8 +24,11 @@ import (
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
 )
 
-// resolvConf names the system's DNS servers (a variable for tests).
-var resolvConf = "/etc/resolv.conf"
+// defaultResolvConf names the system's DNS servers; resolvConf is a
+// variable for tests.
+const defaultResolvConf = "/etc/resolv.conf"
+
+var resolvConf = defaultResolvConf
 
 // runDoctor checks the live environment the configuration points at.
 func runDoctor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

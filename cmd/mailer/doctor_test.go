@@ -18,6 +18,12 @@ import (
 
 func runDoctorTest(t *testing.T, args ...string) (doctor.Report, string, int) {
 	t.Helper()
+	// No test asks the machine's resolver (traffic stays on 127.0.0.1):
+	// without --resolver, the doctor asks a healthy zone served here, unless
+	// the test replaced the system's resolv.conf itself.
+	if !slices.Contains(args, "--resolver") && resolvConf == defaultResolvConf {
+		args = append(args, "--resolver", doctorZone(t).Addr)
+	}
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), append([]string{"doctor"}, args...), os.Getenv, nil, &stdout, &stderr)
 	code := 0

@@ -96,7 +96,7 @@ func TestInvokeResetLinkClientID(t *testing.T) {
 			if tt.wantCID != "" {
 				want += "&cid=" + tt.wantCID
 			}
-			if !strings.Contains(env.Text, want+"\n") {
+			if !strings.Contains(env.Text, want+"\r\n") { // the link ends its line (text parts end lines in CRLF)
 				t.Errorf("the text part lacks the reset link with cid %q", tt.wantCID)
 			}
 			if !strings.Contains(env.HTML, `href="`+strings.ReplaceAll(want, "&", "&amp;")+`"`) {
