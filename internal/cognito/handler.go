@@ -73,8 +73,8 @@ const (
 
 // Reasons of the suppressed outcome, after the list entry's reason.
 const (
-	ReasonSuppressedBounce    = "suppressed_bounce"
-	ReasonSuppressedComplaint = "suppressed_complaint"
+	ReasonSuppressedBounce    = string(failure.ReasonSuppressedBounce)
+	ReasonSuppressedComplaint = string(failure.ReasonSuppressedComplaint)
 )
 
 // DefaultSuppressionTimeout bounds the suppression look-up (its retries
@@ -163,11 +163,11 @@ type Handler struct {
 // Decode parses an event. Errors are permanent failures.
 func Decode(data []byte) (*Event, error) {
 	if len(data) > MaxEventSize {
-		return nil, failure.Permanent("event_invalid", fmt.Errorf("event is %d bytes, over the %d-byte limit", len(data), MaxEventSize))
+		return nil, failure.Permanent(failure.ReasonEventInvalid, fmt.Errorf("event is %d bytes, over the %d-byte limit", len(data), MaxEventSize))
 	}
 	var ev Event
 	if err := json.Unmarshal(data, &ev); err != nil {
-		return nil, failure.Permanent("event_invalid", fmt.Errorf("event is not valid JSON: %w", err))
+		return nil, failure.Permanent(failure.ReasonEventInvalid, fmt.Errorf("event is not valid JSON: %w", err))
 	}
 	return &ev, nil
 }
@@ -218,10 +218,10 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Resu
 	st := &res.Stages
 	trigger := ev.Trigger()
 	if !trigger.Known() {
-		return "", "", failure.Permanent("unknown_trigger", fmt.Errorf("trigger source %q is not a custom email sender trigger", truncate(ev.TriggerSource, 80)))
+		return "", "", failure.Permanent(failure.ReasonUnknownTrigger, fmt.Errorf("trigger source %q is not a custom email sender trigger", truncate(ev.TriggerSource, 80)))
 	}
 	if ev.UserPoolID == "" {
-		return "", "", failure.Permanent("event_invalid", errors.New("event has no userPoolId"))
+		return "", "", failure.Permanent(failure.ReasonEventInvalid, errors.New("event has no userPoolId"))
 	}
 	if err := send.CheckRecipient(email); err != nil {
 		return "", "", err
@@ -254,7 +254,7 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Resu
 			if errors.Is(cerr, failure.ErrDuplicate) {
 				return "", "", cerr
 			}
-			return "", "", failure.Retryable("idempotency_unavailable", cerr)
+			return "", "", failure.Retryable(failure.ReasonIdempotencyUnavailable, cerr)
 		}
 		defer func() {
 			// The invocation's deadline may have passed (that may be why
@@ -277,7 +277,7 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Resu
 	}
 	if trigger.HasCode() {
 		if ev.Ciphertext() == "" {
-			return "", "", failure.Permanent("code_missing", errors.New("the event carries no encrypted code"))
+			return "", "", failure.Permanent(failure.ReasonCodeMissing, errors.New("the event carries no encrypted code"))
 		}
 		wctx, wait := timing.WithWait(ctx)
 		t0 := time.Now()
@@ -291,14 +291,14 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Resu
 			code = tempPasswordUnescaper.Replace(code)
 		}
 		if code == "" {
-			return "", "", failure.Permanent("code_missing", errors.New("the decrypted code is empty"))
+			return "", "", failure.Permanent(failure.ReasonCodeMissing, errors.New("the decrypted code is empty"))
 		}
 	}
 	t0 := time.Now()
 	msg, err := h.Renderer.Render(renderData(ev, trigger, email, code, h.PoolClients[ev.UserPoolID]))
 	st.Render = ms(time.Since(t0))
 	if err != nil {
-		return "", code, failure.Permanent("render_failed", err)
+		return "", code, failure.Permanent(failure.ReasonRenderFailed, err)
 	}
 	out := send.Message{
 		To:      email,
@@ -490,7 +490,7 @@ func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err e
 		level = slog.LevelWarn
 	case errors.Is(err, failure.ErrDuplicate):
 		res.Outcome = OutcomeDuplicate
-		res.Reason = "already_handled"
+		res.Reason = string(failure.ReasonAlreadyHandled)
 		var d interface{ DuplicateOf() (string, string) }
 		if errors.As(err, &d) {
 			status, id := d.DuplicateOf()
@@ -599,9 +599,11 @@ func addressPattern(addr string) *regexp.Regexp {
 	return regexp.MustCompile(b.String())
 }
 
+// truncate bounds s to n bytes and "...", never cutting a UTF-8 character
+// in half (a character the cut would split is dropped whole).
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n] + "..."
+	return strings.ToValidUTF8(s[:n], "") + "..."
 }

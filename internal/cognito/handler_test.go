@@ -34,7 +34,7 @@ func (f *fakeDecrypter) Decrypt(_ context.Context, ct, pool string) (string, err
 	}
 	p, ok := f.plain[ct]
 	if !ok {
-		return "", failure.Permanent("ciphertext_invalid", errors.New("unknown ciphertext"))
+		return "", failure.Permanent(failure.ReasonCiphertextInvalid, errors.New("unknown ciphertext"))
 	}
 	return p, nil
 }
@@ -207,13 +207,13 @@ func TestRefusals(t *testing.T) {
 		{"unknown trigger", func() *Event { return event("CustomMessage_ForgotPassword", "ct-code", nil) }, nil, nil, OutcomeRefused, "unknown_trigger"},
 		{"null code", func() *Event { return event(TriggerForgotPassword, "", nil) }, nil, nil, OutcomeRefused, "code_missing"},
 		{"wrong pool", func() *Event { return event(TriggerForgotPassword, "ct-code", nil) },
-			failure.Permanent("pool_mismatch", errors.New("made for another pool")), nil, OutcomeRefused, "pool_mismatch"},
+			failure.Permanent(failure.ReasonPoolMismatch, errors.New("made for another pool")), nil, OutcomeRefused, "pool_mismatch"},
 		{"kms throttled", func() *Event { return event(TriggerForgotPassword, "ct-code", nil) },
-			failure.Retryable("kms_unavailable", errors.New("ThrottlingException")), nil, OutcomeFailed, "kms_unavailable"},
+			failure.Retryable(failure.ReasonKMSUnavailable, errors.New("ThrottlingException")), nil, OutcomeFailed, "kms_unavailable"},
 		{"ses rejects", func() *Event { return event(TriggerForgotPassword, "ct-code", nil) },
-			nil, failure.Permanent("ses_rejected", errors.New("Email address is not verified: qa+reset@thephenom.app")), OutcomeRefused, "ses_rejected"},
+			nil, failure.Permanent(failure.ReasonSESRejected, errors.New("Email address is not verified: qa+reset@thephenom.app")), OutcomeRefused, "ses_rejected"},
 		{"dkim not ready", func() *Event { return event(TriggerForgotPassword, "ct-code", nil) },
-			nil, failure.Retryable("dkim_not_ready", errors.New("DKIM PENDING")), OutcomeFailed, "dkim_not_ready"},
+			nil, failure.Retryable(failure.ReasonDKIMNotReady, errors.New("DKIM PENDING")), OutcomeFailed, "dkim_not_ready"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -370,7 +370,7 @@ func TestDeduperSettlesEveryClaim(t *testing.T) {
 	if len(d.sent) != 1 || len(d.released) != 0 {
 		t.Fatalf("after a send: sent %d, released %d", len(d.sent), len(d.released))
 	}
-	f.snd.err = failure.Retryable("ses_throttled", errors.New("slow down"))
+	f.snd.err = failure.Retryable(failure.ReasonSESThrottled, errors.New("slow down"))
 	if res := f.h.Handle(context.Background(), event(TriggerSignUp, "ct-other", nil)); res.Outcome == OutcomeSent {
 		t.Fatal(res)
 	}

@@ -187,7 +187,7 @@ func TestSuppressionCheckOverlapsDecrypt(t *testing.T) {
 	rv := newRendezvous()
 	f.h.Decrypter = &hookDecrypter{fakeDecrypter: f.dec, hook: func(ctx context.Context) error {
 		if err := rv.A(ctx); err != nil {
-			return failure.Retryable("kms_unavailable", err)
+			return failure.Retryable(failure.ReasonKMSUnavailable, err)
 		}
 		return nil
 	}}
@@ -204,7 +204,7 @@ func TestReadinessCheckOverlapsDecrypt(t *testing.T) {
 	rv := newRendezvous()
 	f.h.Decrypter = &hookDecrypter{fakeDecrypter: f.dec, hook: func(ctx context.Context) error {
 		if err := rv.A(ctx); err != nil {
-			return failure.Retryable("kms_unavailable", err)
+			return failure.Retryable(failure.ReasonKMSUnavailable, err)
 		}
 		return nil
 	}}
@@ -225,7 +225,7 @@ func TestReadinessCheckOverlapsDecrypt(t *testing.T) {
 // a recipient who is suppressed and a sender that is not ready is the
 // sender's failure (the suppressed outcome replaces only a send).
 func TestConcurrentChecksKeepTheReasons(t *testing.T) {
-	notReady := failure.Retryable("dkim_not_ready", errors.New("DKIM PENDING"))
+	notReady := failure.Retryable(failure.ReasonDKIMNotReady, errors.New("DKIM PENDING"))
 	tests := []struct {
 		name    string
 		decErr  error
@@ -234,12 +234,12 @@ func TestConcurrentChecksKeepTheReasons(t *testing.T) {
 		outcome string
 		reason  string
 	}{
-		{"decrypt and dkim fail", failure.Permanent("ciphertext_invalid", errors.New("tampered")), notReady, nil, OutcomeRefused, "ciphertext_invalid"},
-		{"kms down and dkim fail", failure.Retryable("kms_unavailable", errors.New("throttled")), notReady, nil, OutcomeFailed, "kms_unavailable"},
+		{"decrypt and dkim fail", failure.Permanent(failure.ReasonCiphertextInvalid, errors.New("tampered")), notReady, nil, OutcomeRefused, "ciphertext_invalid"},
+		{"kms down and dkim fail", failure.Retryable(failure.ReasonKMSUnavailable, errors.New("throttled")), notReady, nil, OutcomeFailed, "kms_unavailable"},
 		{"dkim fails", nil, notReady, nil, OutcomeFailed, "dkim_not_ready"},
 		{"dkim fails, recipient suppressed", nil, notReady, &send.Suppression{Reason: "BOUNCE", LastUpdate: listed}, OutcomeFailed, "dkim_not_ready"},
-		{"decrypt fails, recipient suppressed", failure.Permanent("pool_mismatch", errors.New("other pool")), nil, &send.Suppression{Reason: "BOUNCE", LastUpdate: listed}, OutcomeRefused, "pool_mismatch"},
-		{"ses throttles the dkim check", nil, failure.Retryable("ses_throttled", errors.New("slow down")), nil, OutcomeFailed, "ses_throttled"},
+		{"decrypt fails, recipient suppressed", failure.Permanent(failure.ReasonPoolMismatch, errors.New("other pool")), nil, &send.Suppression{Reason: "BOUNCE", LastUpdate: listed}, OutcomeRefused, "pool_mismatch"},
+		{"ses throttles the dkim check", nil, failure.Retryable(failure.ReasonSESThrottled, errors.New("slow down")), nil, OutcomeFailed, "ses_throttled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,7 +262,7 @@ func TestConcurrentChecksKeepTheReasons(t *testing.T) {
 // cancelled.
 func TestEarlyFailureCancelsTheChecks(t *testing.T) {
 	f := newFixture(t)
-	f.dec.err = failure.Permanent("ciphertext_invalid", errors.New("tampered"))
+	f.dec.err = failure.Permanent(failure.ReasonCiphertextInvalid, errors.New("tampered"))
 	cancelled := make(chan struct{})
 	f.h.Suppression = &fakeSuppression{hook: func(ctx context.Context) error {
 		<-ctx.Done()

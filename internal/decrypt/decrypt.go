@@ -112,17 +112,17 @@ func New(kmsClient *kms.Client, cfg Config) (*Decrypter, error) {
 // carries plaintext.
 func (d *Decrypter) Decrypt(ctx context.Context, ciphertext, pool string) (string, error) {
 	if !slices.Contains(d.cfg.AllowedPools, pool) {
-		return "", failure.Permanent("pool_not_allowed", fmt.Errorf("user pool %q is not in the allowed pools", pool))
+		return "", failure.Permanent(failure.ReasonPoolNotAllowed, fmt.Errorf("user pool %q is not in the allowed pools", pool))
 	}
 	if ciphertext == "" {
-		return "", failure.Permanent("code_missing", errors.New("the event carries no encrypted code"))
+		return "", failure.Permanent(failure.ReasonCodeMissing, errors.New("the event carries no encrypted code"))
 	}
 	if len(ciphertext) > MaxCiphertext {
-		return "", failure.Permanent("ciphertext_invalid", fmt.Errorf("encrypted code is %d bytes, over the %d-byte limit", len(ciphertext), MaxCiphertext))
+		return "", failure.Permanent(failure.ReasonCiphertextInvalid, fmt.Errorf("encrypted code is %d bytes, over the %d-byte limit", len(ciphertext), MaxCiphertext))
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(ciphertext))
 	if err != nil {
-		return "", failure.Permanent("ciphertext_invalid", fmt.Errorf("encrypted code is not base64: %w", err))
+		return "", failure.Permanent(failure.ReasonCiphertextInvalid, fmt.Errorf("encrypted code is not base64: %w", err))
 	}
 
 	// The material providers call KMS with context.Background(); the
@@ -130,7 +130,7 @@ func (d *Decrypter) Decrypt(ctx context.Context, ciphertext, pool string) (strin
 	// what KMS answered, so that a failure can be classified.
 	bk, err := d.takeKeyring(ctx)
 	if err != nil {
-		return "", failure.Retryable("decrypt_setup", err)
+		return "", failure.Retryable(failure.ReasonDecryptSetup, err)
 	}
 	rec := &kmsRecorder{}
 	bk.invocation, bk.rec = ctx, rec
@@ -147,9 +147,9 @@ func (d *Decrypter) Decrypt(ctx context.Context, ciphertext, pool string) (strin
 	got, ok := out.EncryptionContext[PoolContextKey]
 	switch {
 	case ok && got != pool:
-		return "", failure.Permanent("pool_mismatch", fmt.Errorf("ciphertext was made for user pool %q, not the event's %q", got, pool))
+		return "", failure.Permanent(failure.ReasonPoolMismatch, fmt.Errorf("ciphertext was made for user pool %q, not the event's %q", got, pool))
 	case !ok && d.cfg.RequirePoolContext:
-		return "", failure.Permanent("pool_context_missing", errors.New("ciphertext has no userpool-id encryption context"))
+		return "", failure.Permanent(failure.ReasonPoolContextMissing, errors.New("ciphertext has no userpool-id encryption context"))
 	}
 	return string(out.Plaintext), nil
 }
@@ -236,34 +236,34 @@ func (r *kmsRecorder) classify(ctx context.Context, sdkErr error) error {
 	cause := cleanSDKError(sdkErr)
 	if kmsErr == nil {
 		if ctx.Err() != nil {
-			return failure.Retryable("deadline", fmt.Errorf("decrypt: %w", ctx.Err()))
+			return failure.Retryable(failure.ReasonDeadline, fmt.Errorf("decrypt: %w", ctx.Err()))
 		}
 		if calls == 0 {
 			// Refused before KMS was asked: malformed message, a data key
 			// for a key we do not trust, or a context mismatch.
-			return failure.Permanent("ciphertext_invalid", fmt.Errorf("decrypt: %w", cause))
+			return failure.Permanent(failure.ReasonCiphertextInvalid, fmt.Errorf("decrypt: %w", cause))
 		}
 		// KMS unwrapped a data key but the message did not verify.
-		return failure.Permanent("ciphertext_invalid", fmt.Errorf("decrypt: message failed authentication: %w", cause))
+		return failure.Permanent(failure.ReasonCiphertextInvalid, fmt.Errorf("decrypt: message failed authentication: %w", cause))
 	}
 	var apiErr smithy.APIError
 	var netErr net.Error
 	switch {
 	case errors.As(kmsErr, &apiErr):
 		if retryableKMSCodes[apiErr.ErrorCode()] {
-			return failure.Retryable("kms_unavailable", fmt.Errorf("decrypt: kms: %s", apiErr.ErrorCode()))
+			return failure.Retryable(failure.ReasonKMSUnavailable, fmt.Errorf("decrypt: kms: %s", apiErr.ErrorCode()))
 		}
 		var re interface{ HTTPStatusCode() int }
 		if errors.As(kmsErr, &re) && re.HTTPStatusCode() >= 500 {
-			return failure.Retryable("kms_unavailable", fmt.Errorf("decrypt: kms: %s (HTTP %d)", apiErr.ErrorCode(), re.HTTPStatusCode()))
+			return failure.Retryable(failure.ReasonKMSUnavailable, fmt.Errorf("decrypt: kms: %s (HTTP %d)", apiErr.ErrorCode(), re.HTTPStatusCode()))
 		}
-		return failure.Permanent("ciphertext_invalid", fmt.Errorf("decrypt: kms refused the data key: %s", apiErr.ErrorCode()))
+		return failure.Permanent(failure.ReasonCiphertextInvalid, fmt.Errorf("decrypt: kms refused the data key: %s", apiErr.ErrorCode()))
 	case errors.Is(kmsErr, context.DeadlineExceeded), errors.Is(kmsErr, context.Canceled):
-		return failure.Retryable("deadline", fmt.Errorf("decrypt: kms: %w", kmsErr))
+		return failure.Retryable(failure.ReasonDeadline, fmt.Errorf("decrypt: kms: %w", kmsErr))
 	case errors.As(kmsErr, &netErr):
-		return failure.Retryable("kms_unavailable", fmt.Errorf("decrypt: kms: %w", kmsErr))
+		return failure.Retryable(failure.ReasonKMSUnavailable, fmt.Errorf("decrypt: kms: %w", kmsErr))
 	default:
-		return failure.Retryable("kms_unavailable", fmt.Errorf("decrypt: kms: %w", kmsErr))
+		return failure.Retryable(failure.ReasonKMSUnavailable, fmt.Errorf("decrypt: kms: %w", kmsErr))
 	}
 }
 

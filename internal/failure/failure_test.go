@@ -14,9 +14,9 @@ func TestClassify(t *testing.T) {
 		reason    string
 		permanent bool
 	}{
-		{"permanent", Permanent("pool_mismatch", cause), "pool_mismatch", true},
-		{"retryable", Retryable("kms_unavailable", cause), "kms_unavailable", false},
-		{"wrapped", fmt.Errorf("decrypt: %w", Permanent("ciphertext_invalid", cause)), "ciphertext_invalid", true},
+		{"permanent", Permanent(ReasonPoolMismatch, cause), "pool_mismatch", true},
+		{"retryable", Retryable(ReasonKMSUnavailable, cause), "kms_unavailable", false},
+		{"wrapped", fmt.Errorf("decrypt: %w", Permanent(ReasonCiphertextInvalid, cause)), "ciphertext_invalid", true},
 		{"unclassified", cause, "internal", false},
 	}
 	for _, tt := range tests {
@@ -27,7 +27,7 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
-	if !errors.Is(Permanent("x", cause), cause) {
+	if !errors.Is(Permanent(ReasonPoolMismatch, cause), cause) {
 		t.Fatal("Permanent does not unwrap to its cause")
 	}
 }

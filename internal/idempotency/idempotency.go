@@ -58,9 +58,9 @@ func (e *DuplicateError) Is(target error) bool { return target == failure.ErrDup
 // "in_progress") and the first delivery's message id when known.
 func (e *DuplicateError) DuplicateOf() (reason, messageID string) {
 	if e.Status == StatusSent {
-		return "already_sent", e.MessageID
+		return string(failure.ReasonAlreadySent), e.MessageID
 	}
-	return "in_progress", ""
+	return string(failure.ReasonInProgress), ""
 }
 
 // DynamoAPI is the part of the DynamoDB client the store uses.

@@ -97,9 +97,9 @@ type Verdict struct {
 	Code string `json:"-"`
 }
 
-func (v *Verdict) refuse(reason, detail string) *Verdict {
+func (v *Verdict) refuse(r *UntrustedError) *Verdict {
 	v.Trusted = false
-	v.Reason, v.Detail = reason, detail
+	v.Reason, v.Detail = r.Reason, r.Detail
 	v.Code = ""
 	return v
 }
@@ -128,17 +128,49 @@ func Check(ctx context.Context, m Message, p Policy) (*Verdict, error) {
 	return v, nil
 }
 
+// check applies the trust policy as a sequence of steps. Each step records
+// what it finds in v and returns the refusal that ends the check, or nil.
+// The SES verdicts are recorded before the DKIM check and refuse only after
+// it: an unsigned or forged mail is refused for its signature first.
 func check(ctx context.Context, m Message, p Policy) *Verdict {
 	v := &Verdict{SourceID: m.ID, Received: m.Received, Size: len(m.Raw), Signatures: []Signature{}, SES: []HeaderVerdict{}}
 	want := p.From
 	if want == "" {
 		want = DefaultFrom
 	}
-	wantDomain := domainOf(want)
+	lookup := p.LookupTXT
+	if lookup == nil {
+		lookup = net.DefaultResolver.LookupTXT
+	}
+	h, r := checkSender(v, m.Raw, want)
+	if r != nil {
+		return v.refuse(r)
+	}
+	sesRefusal := checkSESVerdicts(v, h)
+	if r := checkDKIM(ctx, v, m.Raw, domainOf(want), lookup); r != nil {
+		return v.refuse(r)
+	}
+	if sesRefusal != nil {
+		return v.refuse(sesRefusal)
+	}
+	if r := checkContent(v, m.Raw); r != nil {
+		return v.refuse(r)
+	}
+	v.Trusted = true
+	return v
+}
 
-	h, err := readHeader(m.Raw)
+func refusal(reason, detail string) *UntrustedError {
+	return &UntrustedError{Reason: reason, Detail: detail}
+}
+
+// checkSender reads the header into v and requires one From, exactly want,
+// and no repeated Sender, Subject or Date. It returns the header for the
+// later steps.
+func checkSender(v *Verdict, raw []byte, want string) (textproto.MIMEHeader, *UntrustedError) {
+	h, err := readHeader(raw)
 	if err != nil {
-		return v.refuse(RefuseHeader, "the header cannot be read")
+		return nil, refusal(RefuseHeader, "the header cannot be read")
 	}
 	v.Subject = clip(decodeHeader(h.Get("Subject")), maxReportedSubject)
 	v.MessageID = clip(h.Get("Message-Id"), 200)
@@ -147,28 +179,34 @@ func check(ctx context.Context, m Message, p Policy) *Verdict {
 	}
 	from, err := singleAddress(h, "From")
 	if err != nil {
-		return v.refuse(RefuseHeader, "From: "+err.Error())
+		return nil, refusal(RefuseHeader, "From: "+err.Error())
 	}
 	v.From = from
 	if to, err := singleAddress(h, "To"); err == nil {
 		v.To = to
 	}
 	if !strings.EqualFold(from, want) {
-		return v.refuse(RefuseFromDomain, fmt.Sprintf("From is %s, want %s", from, want))
+		return nil, refusal(RefuseFromDomain, fmt.Sprintf("From is %s, want %s", from, want))
 	}
 	if len(h.Values("Sender")) > 1 || len(h.Values("Subject")) > 1 || len(h.Values("Date")) > 1 {
-		return v.refuse(RefuseHeader, "a Sender, Subject or Date header is repeated")
+		return nil, refusal(RefuseHeader, "a Sender, Subject or Date header is repeated")
 	}
+	return h, nil
+}
 
-	// SES verdicts, when SES inbound added them, must say PASS.
-	sesBad := ""
+// checkSESVerdicts records SES inbound's verdict headers in v.SES: the
+// X-SES verdicts must say PASS, and amazonses.com's Authentication-Results
+// must pass DKIM and not fail SPF or DMARC. It returns the first that does
+// not (headers SES did not add are simply absent, and pass).
+func checkSESVerdicts(v *Verdict, h textproto.MIMEHeader) *UntrustedError {
+	bad := ""
 	for _, name := range []string{"X-SES-Spam-Verdict", "X-SES-Virus-Verdict"} {
 		for _, val := range h.Values(name) {
 			val = strings.TrimSpace(val)
 			pass := strings.EqualFold(val, "PASS")
 			v.SES = append(v.SES, HeaderVerdict{Header: name, Value: clip(val, 40), Pass: pass})
-			if !pass && sesBad == "" {
-				sesBad = name + " is " + clip(val, 40)
+			if !pass && bad == "" {
+				bad = name + " is " + clip(val, 40)
 			}
 		}
 	}
@@ -188,22 +226,26 @@ func check(ctx context.Context, m Message, p Policy) *Verdict {
 				pass = res != "fail"
 			}
 			v.SES = append(v.SES, HeaderVerdict{Header: "Authentication-Results " + method, Value: res, Pass: pass})
-			if !pass && sesBad == "" {
-				sesBad = "SES reports " + method + "=" + res
+			if !pass && bad == "" {
+				bad = "SES reports " + method + "=" + res
 			}
 		}
 	}
+	if bad != "" {
+		return refusal(RefuseSESVerdict, bad)
+	}
+	return nil
+}
 
-	// DKIM over the raw bytes.
-	lookup := p.LookupTXT
-	if lookup == nil {
-		lookup = net.DefaultResolver.LookupTXT
-	}
-	sigHeaders := dkimHeaders(m.Raw)
+// checkDKIM verifies the DKIM signatures over the raw bytes (at most
+// maxDKIMSignatures of them), records each in v.Signatures, and requires one
+// that passes with d= aligned with fromDomain.
+func checkDKIM(ctx context.Context, v *Verdict, raw []byte, fromDomain string, lookup func(context.Context, string) ([]string, error)) *UntrustedError {
+	sigHeaders := dkimHeaders(raw)
 	if len(sigHeaders) == 0 {
-		return v.refuse(RefuseUnsigned, "the message has no DKIM signature")
+		return refusal(RefuseUnsigned, "the message has no DKIM signature")
 	}
-	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(m.Raw), &dkim.VerifyOptions{
+	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{
 		LookupTXT: func(name string) ([]string, error) {
 			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
@@ -212,7 +254,7 @@ func check(ctx context.Context, m Message, p Policy) *Verdict {
 		MaxVerifications: maxDKIMSignatures,
 	})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
-		return v.refuse(RefuseDKIMFail, "dkim: the message cannot be read")
+		return refusal(RefuseDKIMFail, "dkim: the message cannot be read")
 	}
 	aligned, alignedFail, alignedTemp := false, "", false
 	for i, vf := range verifs {
@@ -223,7 +265,7 @@ func check(ctx context.Context, m Message, p Policy) *Verdict {
 			}
 			s.Selector = sigHeaders[i].selector
 		}
-		s.Aligned = alignedWith(s.Domain, wantDomain)
+		s.Aligned = alignedWith(s.Domain, fromDomain)
 		if vf.Err != nil {
 			switch {
 			case dkim.IsTempFail(vf.Err):
@@ -249,27 +291,30 @@ func check(ctx context.Context, m Message, p Policy) *Verdict {
 	}
 	switch {
 	case aligned:
+		return nil
 	case alignedFail != "":
-		return v.refuse(RefuseDKIMFail, "the "+wantDomain+" signature does not verify ("+alignedFail+")")
+		return refusal(RefuseDKIMFail, "the "+fromDomain+" signature does not verify ("+alignedFail+")")
 	case alignedTemp:
-		return v.refuse(RefuseDKIMTemp, "the "+wantDomain+" DKIM key could not be looked up")
+		return refusal(RefuseDKIMTemp, "the "+fromDomain+" DKIM key could not be looked up")
 	default:
-		return v.refuse(RefuseUnaligned, "no passing DKIM signature with d="+wantDomain+" (signed by "+signers(v.Signatures)+")")
+		return refusal(RefuseUnaligned, "no passing DKIM signature with d="+fromDomain+" (signed by "+signers(v.Signatures)+")")
 	}
-	if sesBad != "" {
-		return v.refuse(RefuseSESVerdict, sesBad)
-	}
+}
 
-	// The content.
+// checkContent parses the MIME structure (at most maxMultipart multipart
+// sections) and reads the code: one labelled code in the text part, shown
+// in the HTML part, carried by every reset link, whose cid agree. It sets
+// v.Code only when all of that holds.
+func checkContent(v *Verdict, raw []byte) *UntrustedError {
 	// Each multipart level makes the parser scan the rest of the message
 	// again: bound the levels before parsing, so that a message under the
 	// size limit cannot cost minutes (20,000 levels in 1.3 MB took 160 s).
-	if n := multipartHeaders(m.Raw); n > maxMultipart {
-		return v.refuse(RefuseMIME, fmt.Sprintf("%d multipart sections, over the limit of %d", n, maxMultipart))
+	if n := multipartHeaders(raw); n > maxMultipart {
+		return refusal(RefuseMIME, fmt.Sprintf("%d multipart sections, over the limit of %d", n, maxMultipart))
 	}
-	env, err := parser.ReadEnvelope(bytes.NewReader(m.Raw))
+	env, err := parser.ReadEnvelope(bytes.NewReader(raw))
 	if err != nil {
-		return v.refuse(RefuseMIME, "enmime: the MIME structure cannot be parsed")
+		return refusal(RefuseMIME, "enmime: the MIME structure cannot be parsed")
 	}
 	ex := ExtractCode(env.Text, env.HTML)
 	v.CodeText, v.CodeHTML, v.CodeLink, v.ResetLink = ex.Text, ex.HTML, ex.Link, ex.ResetLink
@@ -278,19 +323,18 @@ func check(ctx context.Context, m Message, p Policy) *Verdict {
 	}
 	switch {
 	case ex.Text == CodeMissing:
-		return v.refuse(RefuseCodeMissing, "no labelled code line in the text part")
+		return refusal(RefuseCodeMissing, "no labelled code line in the text part")
 	case ex.Text == CodeAmbiguous:
-		return v.refuse(RefuseCodeAmbig, "the text part labels more than one code")
+		return refusal(RefuseCodeAmbig, "the text part labels more than one code")
 	case ex.HTML == CodeMismatch:
-		return v.refuse(RefuseCodeHTML, "the HTML part does not show the text part's code")
+		return refusal(RefuseCodeHTML, "the HTML part does not show the text part's code")
 	case ex.Link == CodeMismatch:
-		return v.refuse(RefuseCodeLink, "a reset link carries another code than the text part")
+		return refusal(RefuseCodeLink, "a reset link carries another code than the text part")
 	case ex.CID == CodeMismatch:
-		return v.refuse(RefuseCIDLink, "the reset links name different app clients (cid)")
+		return refusal(RefuseCIDLink, "the reset links name different app clients (cid)")
 	}
 	v.Code = ex.Code
-	v.Trusted = true
-	return v
+	return nil
 }
 
 func signers(sigs []Signature) string {

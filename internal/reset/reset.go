@@ -148,9 +148,11 @@ func cognitoError(op string, err error) error {
 	return fmt.Errorf("cognito %s: %w", op, err)
 }
 
+// clip bounds s to 300 bytes and "…", never cutting a UTF-8 character in
+// half.
 func clip(s string) string {
 	if len(s) > 300 {
-		return s[:300] + "…"
+		return strings.ToValidUTF8(s[:300], "") + "…"
 	}
 	return s
 }

@@ -24,12 +24,12 @@ type Maildir struct {
 func (m *Maildir) Deliver(_ context.Context, raw []byte, _ Envelope) (string, error) {
 	for _, sub := range []string{"tmp", "new", "cur"} {
 		if err := os.MkdirAll(filepath.Join(m.Path, sub), 0o700); err != nil {
-			return "", failure.Retryable("maildir_failed", fmt.Errorf("maildir: %w", err))
+			return "", failure.Retryable(failure.ReasonMaildirFailed, fmt.Errorf("maildir: %w", err))
 		}
 	}
 	var r [8]byte
 	if _, err := rand.Read(r[:]); err != nil {
-		return "", failure.Retryable("maildir_failed", fmt.Errorf("maildir: %w", err))
+		return "", failure.Retryable(failure.ReasonMaildirFailed, fmt.Errorf("maildir: %w", err))
 	}
 	host, _ := os.Hostname()
 	if host == "" {
@@ -38,11 +38,11 @@ func (m *Maildir) Deliver(_ context.Context, raw []byte, _ Envelope) (string, er
 	name := strconv.FormatInt(time.Now().UnixNano(), 10) + "." + hex.EncodeToString(r[:]) + "." + host
 	tmp := filepath.Join(m.Path, "tmp", name)
 	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
-		return "", failure.Retryable("maildir_failed", fmt.Errorf("maildir: %w", err))
+		return "", failure.Retryable(failure.ReasonMaildirFailed, fmt.Errorf("maildir: %w", err))
 	}
 	if err := os.Rename(tmp, filepath.Join(m.Path, "new", name)); err != nil {
 		_ = os.Remove(tmp)
-		return "", failure.Retryable("maildir_failed", fmt.Errorf("maildir: %w", err))
+		return "", failure.Retryable(failure.ReasonMaildirFailed, fmt.Errorf("maildir: %w", err))
 	}
 	return name, nil
 }

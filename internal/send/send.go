@@ -86,13 +86,13 @@ func Domain(addr string) string {
 func CheckRecipient(to string) error {
 	switch {
 	case to == "":
-		return failure.Permanent("email_missing", errors.New("the user has no email attribute"))
+		return failure.Permanent(failure.ReasonEmailMissing, errors.New("the user has no email attribute"))
 	case len(to) > 320, !utf8.ValidString(to), strings.ContainsAny(to, "\r\n\t,;<>\" \x00"):
-		return failure.Permanent("email_invalid", errors.New("the email attribute is not a single plain address"))
+		return failure.Permanent(failure.ReasonEmailInvalid, errors.New("the email attribute is not a single plain address"))
 	}
 	a, err := mail.ParseAddress(to)
 	if err != nil || a.Address != to || a.Name != "" {
-		return failure.Permanent("email_invalid", errors.New("the email attribute is not a valid address"))
+		return failure.Permanent(failure.ReasonEmailInvalid, errors.New("the email attribute is not a valid address"))
 	}
 	return nil
 }
@@ -111,14 +111,14 @@ func sesRecipient(to string) (string, error) {
 	at := strings.LastIndexByte(to, '@')
 	local, domain := to[:at], to[at+1:]
 	if !isASCII(local) {
-		return "", failure.Permanent("email_invalid", errors.New("the email attribute has non-ASCII characters before the @, which SES cannot send to"))
+		return "", failure.Permanent(failure.ReasonEmailInvalid, errors.New("the email attribute has non-ASCII characters before the @, which SES cannot send to"))
 	}
 	if isASCII(domain) {
 		return to, nil
 	}
 	ascii, err := idna.Lookup.ToASCII(domain)
 	if err != nil {
-		return "", failure.Permanent("email_invalid", errors.New("the email attribute's domain is not a valid internationalized domain name"))
+		return "", failure.Permanent(failure.ReasonEmailInvalid, errors.New("the email attribute's domain is not a valid internationalized domain name"))
 	}
 	return local + "@" + ascii, nil
 }
@@ -181,10 +181,10 @@ func (s *Sender) Build(m Message) ([]byte, error) {
 		return nil, err
 	}
 	if m.Subject == "" || strings.ContainsAny(m.Subject, "\r\n") || utf8.RuneCountInString(m.Subject) > MaxSubject {
-		return nil, failure.Permanent("render_failed", errors.New("subject is empty, too long or has a line break"))
+		return nil, failure.Permanent(failure.ReasonRenderFailed, errors.New("subject is empty, too long or has a line break"))
 	}
 	if m.Text == "" || m.HTML == "" {
-		return nil, failure.Permanent("render_failed", errors.New("message lacks a text or an HTML part"))
+		return nil, failure.Permanent(failure.ReasonRenderFailed, errors.New("message lacks a text or an HTML part"))
 	}
 	now := time.Now
 	if s.Now != nil {
@@ -192,7 +192,7 @@ func (s *Sender) Build(m Message) ([]byte, error) {
 	}
 	ref, err := s.newID()
 	if err != nil {
-		return nil, failure.Retryable("mime_failed", err)
+		return nil, failure.Retryable(failure.ReasonInternal, err)
 	}
 	b := enmime.Builder().
 		From(s.From.Name, s.From.Address).
@@ -208,7 +208,7 @@ func (s *Sender) Build(m Message) ([]byte, error) {
 	}
 	part, err := b.Build()
 	if err != nil {
-		return nil, failure.Permanent("mime_failed", fmt.Errorf("build mime: %w", err))
+		return nil, failure.Permanent(failure.ReasonMIMEFailed, fmt.Errorf("build mime: %w", err))
 	}
 	_ = part.DepthMatchAll(func(p *enmime.Part) bool {
 		if p.FirstChild == nil {
@@ -221,21 +221,21 @@ func (s *Sender) Build(m Message) ([]byte, error) {
 	// line breaks: room for half as much again saves a copy.
 	buf.Grow((len(m.HTML)+len(m.Text))*3/2 + 4096)
 	if err := part.Encode(&buf); err != nil {
-		return nil, failure.Permanent("mime_failed", fmt.Errorf("encode mime: %w", err))
+		return nil, failure.Permanent(failure.ReasonMIMEFailed, fmt.Errorf("encode mime: %w", err))
 	}
 	raw := buf.Bytes()
 	if s.DKIM != nil {
 		var signed bytes.Buffer
 		signed.Grow(buf.Len() + 1024)
 		if err := dkim.Sign(&signed, &buf, s.DKIM); err != nil {
-			return nil, failure.Permanent("dkim_sign_failed", fmt.Errorf("dkim sign: %w", err))
+			return nil, failure.Permanent(failure.ReasonDKIMSignFailed, fmt.Errorf("dkim sign: %w", err))
 		}
 		raw = signed.Bytes()
 	}
 	// A guard, not a repair: only a configuration the builder cannot fold
 	// (a From display name with one 1,000-character word) gets here.
 	if err := CheckWire(raw); err != nil {
-		return nil, failure.Permanent("mime_failed", err)
+		return nil, failure.Permanent(failure.ReasonMIMEFailed, err)
 	}
 	return raw, nil
 }

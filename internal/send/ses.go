@@ -71,7 +71,7 @@ func (s *SES) Deliver(ctx context.Context, raw []byte, env Envelope) (string, er
 		return "", classifySES("send", err)
 	}
 	if out.MessageId == nil || *out.MessageId == "" {
-		return "", failure.Retryable("ses_unavailable", errors.New("ses: SendEmail returned no message id"))
+		return "", failure.Retryable(failure.ReasonSESUnavailable, errors.New("ses: SendEmail returned no message id"))
 	}
 	return *out.MessageId, nil
 }
@@ -107,7 +107,7 @@ func (s *SES) CheckIdentity(ctx context.Context, domain string) error {
 	}
 	err := s.checkIdentity(ctx, domain)
 	var fe *failure.Error
-	if err != nil && errors.As(err, &fe) && fe.Reason != "dkim_not_ready" {
+	if err != nil && errors.As(err, &fe) && fe.Reason != failure.ReasonDKIMNotReady {
 		// A network or throttling failure says nothing about the domain:
 		// do not cache it.
 		return err
@@ -121,18 +121,18 @@ func (s *SES) checkIdentity(ctx context.Context, domain string) error {
 	if err != nil {
 		var apiErr smithy.APIError
 		if errors.As(err, &apiErr) && apiErr.ErrorCode() == "NotFoundException" {
-			return failure.Retryable("dkim_not_ready", fmt.Errorf("ses: the From domain %s is not an SES identity", domain))
+			return failure.Retryable(failure.ReasonDKIMNotReady, fmt.Errorf("ses: the From domain %s is not an SES identity", domain))
 		}
 		return classifySES("get identity", err)
 	}
 	d := out.DkimAttributes
 	switch {
 	case d == nil:
-		return failure.Retryable("dkim_not_ready", fmt.Errorf("ses: %s has no DKIM attributes", domain))
+		return failure.Retryable(failure.ReasonDKIMNotReady, fmt.Errorf("ses: %s has no DKIM attributes", domain))
 	case d.Status != types.DkimStatusSuccess:
-		return failure.Retryable("dkim_not_ready", fmt.Errorf("ses: DKIM status of %s is %s, not SUCCESS (check the DKIM DNS records)", domain, d.Status))
+		return failure.Retryable(failure.ReasonDKIMNotReady, fmt.Errorf("ses: DKIM status of %s is %s, not SUCCESS (check the DKIM DNS records)", domain, d.Status))
 	case !d.SigningEnabled:
-		return failure.Retryable("dkim_not_ready", fmt.Errorf("ses: DKIM signing is disabled for %s", domain))
+		return failure.Retryable(failure.ReasonDKIMNotReady, fmt.Errorf("ses: DKIM signing is disabled for %s", domain))
 	}
 	return nil
 }
@@ -199,19 +199,19 @@ func classifySES(op string, err error) error {
 		msg := fmt.Errorf("ses: %s: %s: %s", op, code, apiErr.ErrorMessage())
 		switch {
 		case permanentSES[code]:
-			return failure.Permanent("ses_rejected", msg)
+			return failure.Permanent(failure.ReasonSESRejected, msg)
 		case notReadySES[code]:
-			return failure.Retryable("ses_not_ready", msg)
+			return failure.Retryable(failure.ReasonSESNotReady, msg)
 		case code == "TooManyRequestsException" || code == "LimitExceededException" || code == "ThrottlingException":
-			return failure.Retryable("ses_throttled", msg)
+			return failure.Retryable(failure.ReasonSESThrottled, msg)
 		}
-		return failure.Retryable("ses_unavailable", msg)
+		return failure.Retryable(failure.ReasonSESUnavailable, msg)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return failure.Retryable("deadline", fmt.Errorf("ses: %s: %w", op, err))
+		return failure.Retryable(failure.ReasonDeadline, fmt.Errorf("ses: %s: %w", op, err))
 	case errors.As(err, &netErr):
-		return failure.Retryable("ses_unavailable", fmt.Errorf("ses: %s: %w", op, err))
+		return failure.Retryable(failure.ReasonSESUnavailable, fmt.Errorf("ses: %s: %w", op, err))
 	}
-	return failure.Retryable("ses_unavailable", fmt.Errorf("ses: %s: %w", op, err))
+	return failure.Retryable(failure.ReasonSESUnavailable, fmt.Errorf("ses: %s: %w", op, err))
 }
 
 func strPtr(s string) *string { return &s }

@@ -71,7 +71,7 @@ func (l *SuppressionList) Suppressed(ctx context.Context, addr string) (*Suppres
 	case types.SuppressionListReasonBounce, types.SuppressionListReasonComplaint:
 	default:
 		// An answer the mailer does not understand must not withhold a mail.
-		return nil, fmt.Errorf("ses: get suppressed destination: unknown reason %q", truncateASCII(string(d.Reason), 32))
+		return nil, fmt.Errorf("ses: get suppressed destination: unknown reason %q", truncate(string(d.Reason), 32))
 	}
 	reasons, err := l.accountReasons(ctx)
 	if err != nil {
@@ -143,9 +143,10 @@ func suppressionError(op string, err error) error {
 	return fmt.Errorf("ses: %s: %w", op, err)
 }
 
-func truncateASCII(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+// truncate bounds s to n bytes, never cutting a UTF-8 character in half.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s
+	return strings.ToValidUTF8(s[:n], "")
 }

@@ -225,9 +225,11 @@ service stats {
 	}
 }
 
+// clipLog keeps the last 2000 bytes of a log, never starting inside a
+// UTF-8 character.
 func clipLog(b []byte) string {
 	if len(b) > 2000 {
-		b = b[len(b)-2000:]
+		return strings.ToValidUTF8(string(b[len(b)-2000:]), "")
 	}
 	return string(b)
 }
