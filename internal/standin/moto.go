@@ -59,6 +59,8 @@ type Moto struct {
 	proxyDone chan struct{}
 	closeOnce sync.Once
 	client    *http.Client
+	// eventDests emulates SES v2 event destinations (eventdest.go).
+	eventDests *eventDestinations
 }
 
 // StartMoto starts moto_server on a free 127.0.0.1 port and a proxy in
@@ -230,6 +232,9 @@ func (m *Moto) Reset() error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("standin: moto reset: %s", resp.Status)
 	}
+	if m.eventDests != nil {
+		m.eventDests.reset()
+	}
 	return nil
 }
 
@@ -379,6 +384,7 @@ const accountJSON = `{"DedicatedIpAutoWarmupEnabled":false,` +
 func (m *Moto) proxyHandler(backend *url.URL, fault func(*http.Request) (int, string, bool)) http.Handler {
 	rp := httputil.NewSingleHostReverseProxy(backend)
 	rp.ModifyResponse = fixSESResponse
+	m.eventDests = newEventDestinations(backend, m.client)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if fault != nil {
 			if status, body, ok := fault(r); ok {
@@ -387,6 +393,9 @@ func (m *Moto) proxyHandler(backend *url.URL, fault func(*http.Request) (int, st
 				io.WriteString(w, body)
 				return
 			}
+		}
+		if m.eventDests.serve(w, r, rp) {
+			return
 		}
 		if r.Method == http.MethodGet && r.URL.Path == "/v2/email/account" && sesService(r) {
 			w.Header().Set("Content-Type", "application/json")
