@@ -20,7 +20,7 @@ export PATH := $(BIN):$(PATH)
 
 FUZZTIME  ?= 10s
 
-.PHONY: all test test-short deps demo preview lambda bench fixtures srp-vectors fuzz clean
+.PHONY: all test test-short deps tofu demo preview lambda bench fixtures srp-vectors fuzz clean
 
 all: test
 
@@ -41,6 +41,8 @@ $(RIE):
 # built inside a writable copy of the downloaded module directory (several
 # minutes on 2 cores; skipped when bin/tofu exists). The download runs outside
 # this module so that go.mod and go.sum stay untouched.
+tofu: $(TOFU)
+
 $(TOFU):
 	@set -e; mkdir -p $(BIN); tmp=$$(mktemp -d); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
 	  src=$$(cd "$$tmp" && GOFLAGS=-mod=mod $(GO) mod download -json $(TOFU_MOD) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
