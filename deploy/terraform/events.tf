@@ -139,14 +139,6 @@ resource "aws_sqs_queue" "ses_events" {
   tags = var.tags
 }
 
-resource "aws_sqs_queue_redrive_allow_policy" "ses_events_dlq" {
-  queue_url = aws_sqs_queue.ses_events_dlq.id
-  redrive_allow_policy = jsonencode({
-    redrivePermission = "byQueue"
-    sourceQueueArns   = [aws_sqs_queue.ses_events.arn]
-  })
-}
-
 # Only the events topic may send to the queue.
 data "aws_iam_policy_document" "ses_events_queue" {
   statement {
