@@ -293,6 +293,12 @@ func tofuMust(t *testing.T, tofu, dir string, env []string, args ...string) stri
 	start := time.Now()
 	code, out := tofuRun(t, tofu, dir, env, args...)
 	t.Logf("tofu %s: exit %d in %s", args[0], code, time.Since(start).Round(time.Millisecond))
+	// TOFU_DEBUG_OUT=1 logs every command's output (which resource waited
+	// how long: the provider's own consistency waits on SQS, S3 and KMS are
+	// most of the run).
+	if os.Getenv("TOFU_DEBUG_OUT") != "" {
+		t.Log(out)
+	}
 	if code != 0 {
 		t.Fatalf("tofu %s: exit %d\n%s", strings.Join(args, " "), code, out)
 	}
@@ -335,6 +341,9 @@ func TestTofuAppliesTheExample(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the engine run takes minutes")
 	}
+	// Mostly waiting (the provider's consistency waits): it runs beside the
+	// package's other tests.
+	t.Parallel()
 	tofu := tofuBinary(t)
 	mirror := pluginMirror(t)
 
