@@ -242,6 +242,30 @@ func motoCall(ctx context.Context, endpoint, service, version string, params url
 	return nil
 }
 
+// motoGetJSON makes one signed GET to a REST-JSON API of the stand-in
+// (Lambda's, here) and decodes the answer into v.
+func motoGetJSON(ctx context.Context, endpoint, service, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+path, nil)
+	if err != nil {
+		return err
+	}
+	empty := sha256.Sum256(nil)
+	creds := aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), service, standin.Region, time.Now()); err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s GET %s: %s: %s", service, path, resp.Status, tail(b, 500))
+	}
+	return json.Unmarshal(b, v)
+}
+
 // seedMoto creates what the example root reads as data sources: the
 // account's active receipt rule set and GitHub's OIDC provider.
 func seedMoto(t *testing.T, endpoint string) {
@@ -453,6 +477,49 @@ func TestTofuAppliesTheExample(t *testing.T) {
 			sort.Strings(types)
 			if !slices.Equal(types, []string{"BOUNCE", "COMPLAINT", "DELIVERY", "DELIVERY_DELAY", "REJECT", "RENDERING_FAILURE", "SEND"}) {
 				t.Errorf("the configuration set publishes %q", types)
+			}
+
+			// The sender's failed events go to the failed-events queue, and
+			// the events function reads the events queue reporting partial
+			// batch failures: as Lambda (moto) holds them after the apply.
+			var invoke struct {
+				MaximumRetryAttempts int
+				DestinationConfig    struct{ OnFailure struct{ Destination string } }
+			}
+			if err := motoGetJSON(t.Context(), m.URL, "lambda", "/2019-09-25/functions/phenom-mailer-"+setting+"/event-invoke-config", &invoke); err != nil {
+				t.Fatal(err)
+			}
+			if want := "arn:aws:sqs:us-east-1:" + motoAccount + ":" + prefix + "failed-events"; invoke.DestinationConfig.OnFailure.Destination != want || invoke.MaximumRetryAttempts != 2 {
+				t.Errorf("event invoke config %+v, want 2 retries and on failure %s", invoke, want)
+			}
+			var esms struct {
+				EventSourceMappings []struct {
+					EventSourceArn        string
+					FunctionArn           string
+					BatchSize             int
+					FunctionResponseTypes []string
+					ScalingConfig         struct{ MaximumConcurrency int }
+				}
+			}
+			if err := motoGetJSON(t.Context(), m.URL, "lambda", "/2015-03-31/event-source-mappings/", &esms); err != nil {
+				t.Fatal(err)
+			}
+			mine := slices.DeleteFunc(esms.EventSourceMappings, func(e struct {
+				EventSourceArn        string
+				FunctionArn           string
+				BatchSize             int
+				FunctionResponseTypes []string
+				ScalingConfig         struct{ MaximumConcurrency int }
+			}) bool {
+				return !strings.HasSuffix(e.FunctionArn, ":function:"+prefix+"events")
+			})
+			if len(mine) != 1 {
+				t.Fatalf("%d event source mappings for %sevents, want 1: %+v", len(mine), prefix, esms)
+			}
+			esm := mine[0]
+			if !strings.HasSuffix(esm.EventSourceArn, ":"+prefix+"ses-events") || esm.BatchSize != 10 ||
+				!slices.Equal(esm.FunctionResponseTypes, []string{"ReportBatchItemFailures"}) || esm.ScalingConfig.MaximumConcurrency != 2 {
+				t.Errorf("event source mapping %+v", esm)
 			}
 
 			// Applied means converged: a second plan has nothing to do
