@@ -13,6 +13,10 @@ DOVECOT   := /usr/lib/dovecot/lmtp
 # Debian's python3, and OpenDKIM's tools (opendkim-testmsg) for checking a
 # signature by hand
 RECEIVER_TOOLS := /usr/bin/spamassassin /usr/lib/python3/dist-packages/dkim/__init__.py /usr/sbin/opendkim-testmsg
+# OpenTofu, the real Terraform-compatible engine deploy/'s tests run the
+# module with (init, validate, plan, apply, plan again, destroy against moto)
+TOFU      := $(BIN)/tofu
+TOFU_MOD  := github.com/opentofu/opentofu@v1.10.6
 # the toolchain that builds the Lambda: go.mod's toolchain line, else its go
 # line (fetched through the module proxy when the local Go differs)
 LAMBDA_TOOLCHAIN ?= $(shell awk '/^toolchain /{t=$$2} /^go /{g="go"$$2} END{print (t != "" ? t : g)}' go.mod)
@@ -20,15 +24,15 @@ export PATH := $(BIN):$(PATH)
 
 FUZZTIME  ?= 10s
 
-.PHONY: all test test-short deps demo preview lambda bench fixtures srp-vectors fuzz clean
+.PHONY: all test test-short deps tofu demo preview lambda bench fixtures srp-vectors fuzz clean
 
 all: test
 
 ## deps: install what the tests and make bench need (npm packages,
 ## aws-lambda-rie, GNU time, Debian's Chromium for the browser tests,
 ## dovecot for the inbox reader's IMAP round trip, SpamAssassin, python3-dkim
-## and opendkim-tools for the receivers' verdicts)
-deps: node_modules/.package-lock.json $(RIE) $(GNU_TIME) $(CHROMIUM) $(DOVECOT) $(RECEIVER_TOOLS)
+## and opendkim-tools for the receivers' verdicts, OpenTofu for deploy/'s tests)
+deps: node_modules/.package-lock.json $(RIE) $(TOFU) $(GNU_TIME) $(CHROMIUM) $(DOVECOT) $(RECEIVER_TOOLS)
 	@command -v moto_server >/dev/null || { echo "moto_server is missing: it ships on this machine image (python moto[server])"; exit 1; }
 	@command -v python3 >/dev/null || { echo "python3 is missing: moto_server needs it, and internal/send's MIME conformance test reads mail with Python's email package"; exit 1; }
 
@@ -37,6 +41,21 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 $(RIE):
 	GOBIN=$(BIN) $(GO) install $(RIE_MOD)
+
+# OpenTofu from the Go module proxy. `go install` refuses it (its go.mod has a
+# replace directive), and the module cache is read-only, so ./cmd/tofu is
+# built inside a writable copy of the downloaded module directory (several
+# minutes on 2 cores; skipped when bin/tofu exists). The download runs outside
+# this module so that go.mod and go.sum stay untouched.
+tofu: $(TOFU)
+
+$(TOFU):
+	@set -e; mkdir -p $(BIN); tmp=$$(mktemp -d); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
+	  src=$$(cd "$$tmp" && GOFLAGS=-mod=mod $(GO) mod download -json $(TOFU_MOD) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	  [ -n "$$src" ] || { echo "tofu: go mod download $(TOFU_MOD) gave no directory"; exit 1; }; \
+	  cp -R "$$src" "$$tmp/src"; chmod -R u+w "$$tmp/src"; \
+	  echo "tofu: building ./cmd/tofu of $(TOFU_MOD) (several minutes)"; \
+	  cd "$$tmp/src" && CGO_ENABLED=0 $(GO) build -trimpath -o $(TOFU).tmp ./cmd/tofu && mv $(TOFU).tmp $(TOFU)
 
 # GNU time (Debian package time) measures a child's own peak memory for make
 # bench. Installed through apt when missing; CI runs as root, and there a

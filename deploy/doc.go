@@ -3,13 +3,18 @@
 //
 //   - terraform/ is the Terraform module that deploys the mailer (function,
 //     role, one KMS key per pool, Cognito's invoke permission, the
-//     idempotency table, optionally the test accounts' inbound bucket), and
-//     terraform/examples/phenom/ the root module for Phenom's pools. There is
-//     no Terraform binary in CI: terraform_test.go parses the module with
-//     github.com/hashicorp/hcl/v2 and checks the wiring that matters (who may
-//     decrypt, send, invoke and create grants, the table's schema, the
-//     environment the mailer reads), that every reference resolves and that
-//     the files are formatted.
+//     idempotency table, optionally the test accounts' inbound bucket; the
+//     SES events pipeline, the events function, the delivery table, the
+//     on-failure queue and the alarms), and terraform/examples/phenom/ the
+//     root module for Phenom's pools. terraform_test.go and events_test.go
+//     parse the module with github.com/hashicorp/hcl/v2 and check the wiring
+//     that matters (who may decrypt, send, invoke and create grants, the
+//     tables' schemas, the environment the mailer reads, every alarm against
+//     what the code emits), that every reference resolves and that the files
+//     are formatted; tofu_test.go runs the example root with a real engine
+//     (OpenTofu, bin/tofu from `make deps`, and the preinstalled AWS provider
+//     5.100.0) against moto: init, validate, plan, apply, an empty second
+//     plan, destroy.
 //   - ../.github/workflows/ holds CI (the README's `make test`) and the
 //     scheduled reset round trip against phenom-staging; workflows_test.go
 //     runs actionlint on them (with shellcheck when it is installed), checks

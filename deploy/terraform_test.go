@@ -75,8 +75,20 @@ func TestTerraformFunction(t *testing.T) {
 		t.Errorf("source_code_hash hashes %s but the function deploys %s", m.text(hash.Args[0]), m.text(filename))
 	}
 	d := m.declarations(t)
-	if zip := d.locals["lambda_zip"]; zip == nil || !strings.Contains(m.text(zip), `/../../dist/lambda.zip"`) || !hasRef(zip, "var.lambda_zip") {
-		t.Errorf("local.lambda_zip should default to the repository's dist/lambda.zip (make lambda) and honour var.lambda_zip")
+	// No default: one relative to path.module only holds when the module is
+	// used from this checkout by a relative path (Terraform copies remote
+	// and absolute sources into .terraform/modules). The caller names the
+	// zip, and a missing one is a clear error before any hashing.
+	if zip := d.locals["lambda_zip"]; zip == nil || m.text(zip) != "var.lambda_zip" {
+		t.Errorf("local.lambda_zip should be var.lambda_zip")
+	}
+	zipVar := d.variables["lambda_zip"]
+	if _, hasDefault := zipVar.Body.Attributes["default"]; hasDefault {
+		t.Errorf("var.lambda_zip has a default: it cannot find the checkout once the module is copied")
+	}
+	if v := nested(zipVar, "validation"); len(v) != 1 || !strings.Contains(m.text(attr(t, v[0], "condition")), "fileexists(var.lambda_zip)") ||
+		!strings.Contains(m.text(attr(t, v[0], "error_message")), "make lambda") {
+		t.Errorf("var.lambda_zip should be validated with fileexists and say to run make lambda")
 	}
 
 	// The log group exists with a retention before the function runs.
@@ -98,7 +110,7 @@ func TestTerraformFunction(t *testing.T) {
 		t.Fatalf("want one environment block, found %d", len(envBlocks))
 	}
 	env := objectKeys(t, attr(t, envBlocks[0], "variables"))
-	read := mailerEnvNames(t)
+	read := mailerAndContractEnvNames(t)
 	for name := range env {
 		if !read[name] {
 			t.Errorf("the function sets %s, which cmd/mailer/config.go does not read", name)
@@ -113,6 +125,12 @@ func TestTerraformFunction(t *testing.T) {
 		"MAILER_ENVIRONMENT":       "var.environment",
 		"PASSWORD_RESET_URL":       "var.password_reset_url",
 		"MAILER_POOL_CLIENTS":      "var.pool_clients",
+		// issue 11
+		"MAILER_DELIVERY_TABLE":          "aws_dynamodb_table.deliveries",
+		"MAILER_DELIVERY_TTL":            "var.delivery_ttl",
+		"MAILER_EVENTS_DLQ_URL":          "aws_sqs_queue.ses_events_dlq",
+		"MAILER_FAILED_EVENTS_QUEUE_URL": "aws_sqs_queue.failed_events",
+		"MAILER_ALARM_PREFIX":            "local.alarm_prefix",
 	} {
 		e, ok := env[name]
 		switch {
@@ -189,17 +207,22 @@ func TestTerraformRolePolicy(t *testing.T) {
 
 	// Exactly these actions, each on exactly these resources.
 	want := map[string][]string{
-		"kms:Decrypt":          {"aws_kms_key.pool"}, // [for key in aws_kms_key.pool : key.arn]
-		"ses:SendEmail":        {"aws_sesv2_configuration_set.mailer.arn", "local.ses_identity_arn"},
-		"ses:SendRawEmail":     {"aws_sesv2_configuration_set.mailer.arn", "local.ses_identity_arn"},
-		"ses:GetEmailIdentity": {"local.ses_identity_arn"},
-		"dynamodb:PutItem":     {"aws_dynamodb_table.idempotency.arn"},
-		"dynamodb:UpdateItem":  {"aws_dynamodb_table.idempotency.arn"},
-		"dynamodb:DeleteItem":  {"aws_dynamodb_table.idempotency.arn"},
-		"logs:CreateLogStream": {"aws_cloudwatch_log_group.mailer.arn"},
-		"logs:PutLogEvents":    {"aws_cloudwatch_log_group.mailer.arn"},
+		// issue 11: the delivery record, the suppression check, the
+		// on-failure destination.
+		"sqs:SendMessage":              {"aws_sqs_queue.failed_events.arn"},
+		"ses:GetSuppressedDestination": nil,                  // "*": see below
+		"kms:Decrypt":                  {"aws_kms_key.pool"}, // [for key in aws_kms_key.pool : key.arn]
+		"ses:SendEmail":                {"aws_sesv2_configuration_set.mailer.arn", "local.ses_identity_arn"},
+		"ses:SendRawEmail":             {"aws_sesv2_configuration_set.mailer.arn", "local.ses_identity_arn"},
+		"ses:GetEmailIdentity":         {"local.ses_identity_arn"},
+		"dynamodb:PutItem":             {"aws_dynamodb_table.deliveries.arn", "aws_dynamodb_table.idempotency.arn"},
+		"dynamodb:UpdateItem":          {"aws_dynamodb_table.idempotency.arn"},
+		"dynamodb:DeleteItem":          {"aws_dynamodb_table.idempotency.arn"},
+		"logs:CreateLogStream":         {"aws_cloudwatch_log_group.mailer.arn"},
+		"logs:PutLogEvents":            {"aws_cloudwatch_log_group.mailer.arn"},
 	}
 	got := map[string][]string{}
+	suppressionCheck := false
 	for _, s := range policyStatements(t, m.one(t, "data", "aws_iam_policy_document", "mailer")) {
 		if s.effect != "Allow" {
 			continue
@@ -209,7 +232,14 @@ func TestTerraformRolePolicy(t *testing.T) {
 			continue
 		}
 		if strings.Contains(m.text(s.resources), `"*"`) {
-			t.Errorf("statement %q allows %q on every resource", s.sid, s.actions)
+			// The one exception: SES's account-level suppression list has
+			// no resource type (IAM's Service Authorization Reference lists
+			// none for ses:GetSuppressedDestination), so IAM needs "*".
+			if slices.Equal(s.actions, []string{"ses:GetSuppressedDestination"}) && m.text(s.resources) == `["*"]` {
+				suppressionCheck = true
+			} else {
+				t.Errorf("statement %q allows %q on every resource", s.sid, s.actions)
+			}
 		}
 		for _, a := range s.actions {
 			if strings.Contains(a, "*") {
@@ -229,6 +259,9 @@ func TestTerraformRolePolicy(t *testing.T) {
 		if _, ok := want[a]; !ok {
 			t.Errorf("the role is allowed %s, which the mailer does not need", a)
 		}
+	}
+	if !suppressionCheck {
+		t.Errorf("the role may not ses:GetSuppressedDestination (the suppression check before each send)")
 	}
 
 	d := m.declarations(t)

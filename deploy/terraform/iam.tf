@@ -1,6 +1,7 @@
 # The function's role: decrypt with the pool keys, send as the From identity
-# through the configuration set, claim events in the idempotency table, write
-# its own log group. Nothing else.
+# through the configuration set, claim events in the idempotency table, ask
+# the suppression list, write its delivery records, hand failed events to
+# its on-failure queue, write its own log group. Nothing else.
 
 data "aws_iam_policy_document" "assume" {
   statement {
@@ -42,6 +43,28 @@ data "aws_iam_policy_document" "mailer" {
     sid       = "IdempotencyClaims"
     actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
     resources = [aws_dynamodb_table.idempotency.arn]
+  }
+
+  # One delivery record per event, after SES accepted (MAILER_DELIVERY_TABLE).
+  statement {
+    sid       = "WriteDeliveryRecords"
+    actions   = ["dynamodb:PutItem"]
+    resources = [aws_dynamodb_table.deliveries.arn]
+  }
+
+  # The suppression check before each send (MAILER_CHECK_SUPPRESSION). The
+  # account-level suppression list has no resource ARN of its own.
+  statement {
+    sid       = "CheckSuppressionList"
+    actions   = ["ses:GetSuppressedDestination"]
+    resources = ["*"]
+  }
+
+  # Lambda's on-failure destination sends as the function's role.
+  statement {
+    sid       = "OnFailureDestination"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.failed_events.arn]
   }
 
   statement {

@@ -12,12 +12,19 @@ locals {
   inbound_rule_name = "${local.function_name}-test-accounts"
   inbound_rule_arn  = "arn:${local.partition}:ses:${local.region}:${local.account_id}:receipt-rule-set/${try(var.inbound.rule_set_name, "")}:receipt-rule/${local.inbound_rule_name}"
   roundtrip         = var.inbound == null || var.roundtrip_github == null ? [] : [var.roundtrip_github]
+
+  # S3 bucket names are 3 to 63 characters. <function_name>-inbound-<account>
+  # fits while the function name has at most 42 (63 - 9 - 12); a longer one
+  # (a long name or environment) keeps its first 33 characters and adds 8 hex
+  # of its SHA-256, so that two long environments still get two buckets.
+  inbound_bucket_full    = "${local.function_name}-inbound-${local.account_id}"
+  inbound_bucket_default = length(local.inbound_bucket_full) <= 63 ? local.inbound_bucket_full : "${substr(local.function_name, 0, 33)}-${substr(sha256(local.function_name), 0, 8)}-inbound-${local.account_id}"
 }
 
 resource "aws_s3_bucket" "inbound" {
   count = length(local.inbound)
 
-  bucket = coalesce(var.inbound.bucket_name, "${local.function_name}-inbound-${local.account_id}")
+  bucket = coalesce(var.inbound.bucket_name, local.inbound_bucket_default)
   tags   = var.tags
 }
 

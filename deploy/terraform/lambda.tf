@@ -34,6 +34,13 @@ resource "aws_lambda_function" "mailer" {
       MAILER_ENVIRONMENT       = var.environment
       PASSWORD_RESET_URL       = var.password_reset_url
       MAILER_POOL_CLIENTS      = join(",", [for pool, client in var.pool_clients : "${var.user_pools[pool]}=${client}"])
+      MAILER_DELIVERY_TABLE    = aws_dynamodb_table.deliveries.name
+      MAILER_DELIVERY_TTL      = var.delivery_ttl
+      # Not used by the function: read by `mailer doctor`, which the playbook
+      # runs with this function's environment (docs/operations.md).
+      MAILER_EVENTS_DLQ_URL          = aws_sqs_queue.ses_events_dlq.url
+      MAILER_FAILED_EVENTS_QUEUE_URL = aws_sqs_queue.failed_events.url
+      MAILER_ALARM_PREFIX            = local.alarm_prefix
     }
   }
 
@@ -56,11 +63,33 @@ resource "aws_lambda_function" "mailer" {
 }
 
 # Cognito invokes the custom sender asynchronously: Lambda retries a failed
-# invocation twice and keeps a throttled event for up to this long.
+# invocation twice and keeps a throttled event for up to this long. An event
+# that failed every attempt (or grew too old) is not dropped: Lambda sends
+# it, with the error, to the failed-events queue (the failed-events alarm;
+# `mailer doctor` counts it; docs/operations.md says what to do with it).
 resource "aws_lambda_function_event_invoke_config" "mailer" {
   function_name                = aws_lambda_function.mailer.function_name
   maximum_retry_attempts       = 2
   maximum_event_age_in_seconds = var.maximum_event_age_seconds
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.failed_events.arn
+    }
+  }
+
+  # The role may send to the queue before Lambda is told to.
+  depends_on = [aws_iam_role_policy.mailer]
+}
+
+# Lambda's on-failure records for the sender: the request context, the
+# error, and the Cognito event as it came (its code still encrypted). 14
+# days, SQS's maximum retention.
+resource "aws_sqs_queue" "failed_events" {
+  name                      = "${local.function_name}-failed-events"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
+  tags                      = var.tags
 }
 
 resource "aws_lambda_permission" "cognito" {

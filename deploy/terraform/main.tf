@@ -12,11 +12,16 @@ locals {
   function_name = "${var.name}-${var.environment}"
   account_id    = data.aws_caller_identity.current.account_id
   partition     = data.aws_partition.current.partition
-  region        = data.aws_region.current.region
+  # `id` is the region's name in both the 5.x and 6.x providers (6.0 added
+  # `region` and deprecated `name`): the module works with either.
+  region = data.aws_region.current.id
 
   # The artefact of `make lambda`, byte for byte the same from any clean
-  # checkout; its hash is source_code_hash.
-  lambda_zip = coalesce(var.lambda_zip, "${path.module}/../../dist/lambda.zip")
+  # checkout; its hash is source_code_hash. Required: a default relative to
+  # path.module would only hold when the module is used from this checkout
+  # by a relative path (Terraform copies a remote or absolute source into
+  # .terraform/modules, where no dist/ exists).
+  lambda_zip = var.lambda_zip
 
   pool_arns = {
     for name, id in var.user_pools :

@@ -80,3 +80,37 @@ output "roundtrip_role_arn" {
   description = "The role the reset round-trip workflow assumes (the AWS_ROUNDTRIP_ROLE_ARN repository variable); null without var.roundtrip_github."
   value       = length(local.roundtrip) == 0 ? null : aws_iam_role.roundtrip[0].arn
 }
+
+output "events_function_name" {
+  description = "The function that records SES events (issue 11); its log group is /aws/lambda/<events_function_name>."
+  value       = aws_lambda_function.events.function_name
+}
+
+output "delivery_table_name" {
+  description = "The delivery records (MAILER_DELIVERY_TABLE), read by `mailer trace`."
+  value       = aws_dynamodb_table.deliveries.name
+}
+
+output "ses_events_queue_url" {
+  value = aws_sqs_queue.ses_events.url
+}
+
+output "events_dlq_url" {
+  description = "SES events the events function failed on 5 times (MAILER_EVENTS_DLQ_URL)."
+  value       = aws_sqs_queue.ses_events_dlq.url
+}
+
+output "failed_events_queue_url" {
+  description = "Cognito events the sender failed on every attempt (MAILER_FAILED_EVENTS_QUEUE_URL)."
+  value       = aws_sqs_queue.failed_events.url
+}
+
+output "alarms_topic_arn" {
+  description = "Every alarm's SNS topic: subscribe on-call here (var.alarm_emails subscribes addresses)."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "alarm_prefix" {
+  description = "The start of every alarm's name (MAILER_ALARM_PREFIX)."
+  value       = local.alarm_prefix
+}

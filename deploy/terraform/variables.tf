@@ -37,9 +37,13 @@ variable "name" {
 }
 
 variable "lambda_zip" {
-  description = "Path to the zip built by `make lambda`. Default: dist/lambda.zip of the checkout this module sits in. Never an archive_file of a source folder: stray files change its hash."
+  description = "Path to the zip built by `make lambda` (dist/lambda.zip of a checkout), for example \"$${path.root}/../../dist/lambda.zip\". Required: no default could find the checkout once Terraform copied the module into .terraform/modules. Never an archive_file of a source folder: stray files change its hash."
   type        = string
-  default     = null
+
+  validation {
+    condition     = endswith(var.lambda_zip, ".zip") && fileexists(var.lambda_zip)
+    error_message = "lambda_zip must name an existing .zip: run `make lambda` at the repository root and pass the path of dist/lambda.zip."
+  }
 }
 
 variable "from" {
@@ -122,4 +126,38 @@ variable "tags" {
   description = "Tags for every resource that takes them."
   type        = map(string)
   default     = {}
+}
+
+variable "delivery_ttl" {
+  description = "How long delivery records live (MAILER_DELIVERY_TTL): a Go duration such as 720h, or Nd days."
+  type        = string
+  default     = "30d"
+
+  validation {
+    condition     = can(regex("^([0-9]+d|([0-9]+(\\.[0-9]+)?(h|m|s))+)$", var.delivery_ttl))
+    error_message = "delivery_ttl is a Go duration (720h) or a number of days (30d)."
+  }
+}
+
+variable "events_timeout" {
+  description = "Timeout in seconds of the events function (one batch of up to 10 SES events). The events queue's visibility timeout is six times this."
+  type        = number
+  default     = 30
+}
+
+variable "events_maximum_concurrency" {
+  description = "At most this many events functions run at once for the events queue (2 to 1000)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.events_maximum_concurrency >= 2 && var.events_maximum_concurrency <= 1000
+    error_message = "events_maximum_concurrency is between 2 and 1000 (Lambda's limits for an SQS event source)."
+  }
+}
+
+variable "alarm_emails" {
+  description = "Addresses subscribed to the alarms topic (each confirms by mail). Other subscriptions can be added to the alarms_topic_arn output."
+  type        = list(string)
+  default     = []
 }

@@ -61,6 +61,8 @@ type Moto struct {
 	client    *http.Client
 	// suppression emulates SES v2's suppression list (suppression.go).
 	suppression *suppressionList
+	// eventDests emulates SES v2 event destinations (eventdest.go).
+	eventDests *eventDestinations
 }
 
 // StartMoto starts moto_server on a free 127.0.0.1 port and a proxy in
@@ -241,6 +243,9 @@ func (m *Moto) Reset() error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("standin: moto reset: %s", resp.Status)
 	}
+	if m.eventDests != nil {
+		m.eventDests.reset()
+	}
 	return nil
 }
 
@@ -389,7 +394,13 @@ const accountJSON = `{"DedicatedIpAutoWarmupEnabled":false,` +
 
 func (m *Moto) proxyHandler(backend *url.URL, fault func(*http.Request) (int, string, bool)) http.Handler {
 	rp := httputil.NewSingleHostReverseProxy(backend)
-	rp.ModifyResponse = fixSESResponse
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if sqsJSONRequest(resp.Request) {
+			return fixSQSResponse(resp)
+		}
+		return fixSESResponse(resp)
+	}
+	m.eventDests = newEventDestinations(backend, m.client)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if fault != nil {
 			if status, body, ok := fault(r); ok {
@@ -408,6 +419,9 @@ func (m *Moto) proxyHandler(backend *url.URL, fault func(*http.Request) (int, st
 			}
 		}
 		if m.suppression.serve(w, r) { // suppression list and GetAccount, emulated
+			return
+		}
+		if m.eventDests.serve(w, r, rp) { // configuration-set event destinations (eventdest.go)
 			return
 		}
 		if m.serveMailFrom(w, r, backend) { // mailfrom.go
@@ -489,10 +503,26 @@ func parseMotoTime(s string) (time.Time, error) {
 // fixConfigurationSet corrects moto's GetConfigurationSet answer, where
 // members that SES sends as booleans (SendingOptions.SendingEnabled,
 // ReputationOptions.ReputationMetricsEnabled, ...) come back as objects,
-// which the AWS SDK for Go v2 cannot decode: objects in boolean members are
-// dropped.
+// which the AWS SDK for Go v2 cannot decode: moto nests the whole
+// SendingOptions it was given inside SendingEnabled
+// ({"SendingEnabled":{"SendingEnabled":true}}), which is unwrapped; other
+// objects in boolean members are dropped. Options never set come back as
+// {}, where SES leaves the member out: those are removed (an engine would
+// otherwise see settings nobody made).
 func fixConfigurationSet(resp *http.Response) error {
 	return rewriteJSON(resp, func(doc map[string]any) {
+		if sec, ok := doc["SendingOptions"].(map[string]any); ok {
+			if inner, ok := sec["SendingEnabled"].(map[string]any); ok {
+				if b, ok := inner["SendingEnabled"].(bool); ok {
+					sec["SendingEnabled"] = b
+				}
+			}
+		}
+		for _, section := range []string{"TrackingOptions", "DeliveryOptions", "ReputationOptions", "SendingOptions", "SuppressionOptions", "VdmOptions"} {
+			if sec, ok := doc[section].(map[string]any); ok && len(sec) == 0 {
+				delete(doc, section)
+			}
+		}
 		bools := map[string][]string{
 			"SendingOptions":     {"SendingEnabled"},
 			"ReputationOptions":  {"ReputationMetricsEnabled"},

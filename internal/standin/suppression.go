@@ -328,20 +328,4 @@ func parseAPITime(v string) (time.Time, error) {
 
 func epochSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
 
-func sesJSON(w http.ResponseWriter, v any) {
-	b, _ := json.Marshal(v)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Amzn-Requestid", "standin-suppression")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
-}
 
-// sesError writes an SES v2 REST-JSON error.
-func sesError(w http.ResponseWriter, status int, code, msg string) {
-	b, _ := json.Marshal(map[string]string{"message": msg})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Amzn-Errortype", code)
-	w.Header().Set("X-Amzn-Requestid", "standin-suppression")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}

@@ -18,9 +18,13 @@ terraform {
   backend "s3" {}
 
   required_providers {
+    # 6.x is what Phenom deploys with (the lock file pins the exact
+    # version); 5.100 is the provider deploy/tofu_test.go can apply this root
+    # with (no registry is reachable where the tests run). The module uses
+    # only what both have; < 7.0 keeps an untried major out.
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 6.0"
+      version = ">= 5.100, < 7.0"
     }
   }
 }
@@ -46,6 +50,12 @@ variable "environment" {
     condition     = contains(["development", "production"], var.environment)
     error_message = "environment is development or production."
   }
+}
+
+variable "alarm_emails" {
+  description = "Who gets the mailer's alarms (failed and suppressed mail, dead letters, SES reputation): set it in <environment>.tfvars or with -var; each address confirms its subscription by mail. Empty: the alarms only show in the console."
+  type        = list(string)
+  default     = []
 }
 
 variable "github_repository" {
@@ -119,6 +129,8 @@ module "mailer" {
     recipients    = local.env.test_accounts
   }
 
+  alarm_emails = var.alarm_emails
+
   roundtrip_github = local.env.roundtrip ? {
     repository        = var.github_repository
     oidc_provider_arn = data.aws_iam_openid_connect_provider.github[0].arn
@@ -163,4 +175,28 @@ output "inbound_source" {
 
 output "roundtrip_role_arn" {
   value = module.mailer.roundtrip_role_arn
+}
+
+output "events_function_name" {
+  value = module.mailer.events_function_name
+}
+
+output "delivery_table_name" {
+  value = module.mailer.delivery_table_name
+}
+
+output "events_dlq_url" {
+  value = module.mailer.events_dlq_url
+}
+
+output "failed_events_queue_url" {
+  value = module.mailer.failed_events_queue_url
+}
+
+output "alarms_topic_arn" {
+  value = module.mailer.alarms_topic_arn
+}
+
+output "alarm_prefix" {
+  value = module.mailer.alarm_prefix
 }
