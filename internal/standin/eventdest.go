@@ -74,8 +74,6 @@ func (e *eventDestinations) reset() {
 	e.sets = map[string][]eventDestination{}
 }
 
-
-
 // signingRegion is the region of a SigV4 Authorization header's scope
 // (Credential=KEY/DATE/REGION/SERVICE/aws4_request).
 func signingRegion(r *http.Request) string {

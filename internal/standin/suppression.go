@@ -327,5 +327,3 @@ func parseAPITime(v string) (time.Time, error) {
 }
 
 func epochSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
-
-
