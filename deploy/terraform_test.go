@@ -211,6 +211,7 @@ func TestTerraformRolePolicy(t *testing.T) {
 		// on-failure destination.
 		"sqs:SendMessage":              {"aws_sqs_queue.failed_events.arn"},
 		"ses:GetSuppressedDestination": nil,                  // "*": see below
+		"ses:GetAccount":               nil,                  // "*": see below
 		"kms:Decrypt":                  {"aws_kms_key.pool"}, // [for key in aws_kms_key.pool : key.arn]
 		"ses:SendEmail":                {"aws_sesv2_configuration_set.mailer.arn", "local.ses_identity_arn"},
 		"ses:SendRawEmail":             {"aws_sesv2_configuration_set.mailer.arn", "local.ses_identity_arn"},
@@ -232,10 +233,12 @@ func TestTerraformRolePolicy(t *testing.T) {
 			continue
 		}
 		if strings.Contains(m.text(s.resources), `"*"`) {
-			// The one exception: SES's account-level suppression list has
-			// no resource type (IAM's Service Authorization Reference lists
-			// none for ses:GetSuppressedDestination), so IAM needs "*".
-			if slices.Equal(s.actions, []string{"ses:GetSuppressedDestination"}) && m.text(s.resources) == `["*"]` {
+			// The one exception: SES's account-level suppression list and
+			// the account have no resource type (IAM's Service
+			// Authorization Reference lists none for
+			// ses:GetSuppressedDestination or ses:GetAccount), so IAM needs
+			// "*".
+			if slices.Equal(s.actions, []string{"ses:GetAccount", "ses:GetSuppressedDestination"}) && m.text(s.resources) == `["*"]` {
 				suppressionCheck = true
 			} else {
 				t.Errorf("statement %q allows %q on every resource", s.sid, s.actions)
@@ -261,7 +264,7 @@ func TestTerraformRolePolicy(t *testing.T) {
 		}
 	}
 	if !suppressionCheck {
-		t.Errorf("the role may not ses:GetSuppressedDestination (the suppression check before each send)")
+		t.Errorf("the role may not ses:GetSuppressedDestination and ses:GetAccount (the suppression check before each send)")
 	}
 
 	d := m.declarations(t)

@@ -52,11 +52,13 @@ data "aws_iam_policy_document" "mailer" {
     resources = [aws_dynamodb_table.deliveries.arn]
   }
 
-  # The suppression check before each send (MAILER_CHECK_SUPPRESSION). The
-  # account-level suppression list has no resource ARN of its own.
+  # The suppression check before each send (MAILER_CHECK_SUPPRESSION): the
+  # address's entry, and, for a listed address, the reasons the account
+  # suppresses (GetAccount). Neither the account-level suppression list nor
+  # the account has a resource ARN of its own.
   statement {
     sid       = "CheckSuppressionList"
-    actions   = ["ses:GetSuppressedDestination"]
+    actions   = ["ses:GetAccount", "ses:GetSuppressedDestination"]
     resources = ["*"]
   }
 
