@@ -2,16 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -28,52 +22,36 @@ import (
 )
 
 // The doctor's delivery checks against moto (DynamoDB, SQS, CloudWatch, and
-// SES behind the stand-in's proxy, whose suppression attributes are
-// emulated). moto has no GetConfigurationSetEventDestinations: until the SES
-// stand-in emulates it (internal/standin/eventdest.go, in helper h5's
-// branch), eventDestinations below answers it in front of the stand-in with
-// the API reference's JSON shape
-// (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_GetConfigurationSetEventDestinations.html).
-// MERGE NOTE: once eventdest.go lands, create the destination through the
-// SDK (CreateConfigurationSetEventDestination) and drop eventDestinations.
+// SES behind the stand-in's proxy, which emulates what moto lacks: the
+// suppression attributes (suppression.go) and the configuration set's event
+// destinations (eventdest.go)).
 
-// eventDestinations serves GET /v2/email/configuration-sets/{set}/event-destinations
-// for one configuration set with the given destinations, on 127.0.0.1, and
-// forwards every other request to the SES stand-in. It returns its URL.
-func eventDestinations(t *testing.T, set string, dests []map[string]any) string {
+// eventDestinations gives configuration set set the SNS event destinations
+// dests, through the SDK and the SES stand-in, and returns the stand-in's
+// URL (the mailer's SES endpoint).
+func eventDestinations(t *testing.T, set string, dests []*sestypes.EventDestinationDefinition) string {
 	t.Helper()
-	backend, _ := url.Parse(motoStandin.URL)
-	rp := httputil.NewSingleHostReverseProxy(backend)
-	path := "/v2/email/configuration-sets/" + set + "/event-destinations"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Method == http.MethodGet && r.URL.Path == path:
-			b, _ := json.Marshal(map[string]any{"EventDestinations": dests})
-			w.Header().Set("Content-Type", "application/json")
-			w.Write(b)
-		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/event-destinations"):
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("X-Amzn-Errortype", "NotFoundException")
-			w.WriteHeader(http.StatusNotFound)
-			w.Write([]byte(`{"message":"Configuration set does not exist."}`))
-		default:
-			rp.ServeHTTP(w, r)
+	for i, d := range dests {
+		if _, err := motoStandin.SESClient().CreateConfigurationSetEventDestination(context.Background(), &sesv2.CreateConfigurationSetEventDestinationInput{
+			ConfigurationSetName: aws.String(set),
+			EventDestinationName: aws.String(fmt.Sprintf("phenom-events-%d", i)),
+			EventDestination:     d,
+		}); err != nil {
+			t.Fatal(err)
 		}
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String()
+	}
+	return motoStandin.URL
 }
 
-func snsDestination(types ...string) map[string]any {
-	return map[string]any{
-		"Name": "phenom-events", "Enabled": true, "MatchingEventTypes": types,
-		"SnsDestination": map[string]any{"TopicArn": "arn:aws:sns:us-east-1:123456789012:phenom-dev-ses-events"},
+func snsDestination(types ...string) *sestypes.EventDestinationDefinition {
+	d := &sestypes.EventDestinationDefinition{
+		Enabled:        true,
+		SnsDestination: &sestypes.SnsDestination{TopicArn: aws.String("arn:aws:sns:us-east-1:123456789012:phenom-dev-ses-events")},
 	}
+	for _, ty := range types {
+		d.MatchingEventTypes = append(d.MatchingEventTypes, sestypes.EventType(ty))
+	}
+	return d
 }
 
 var allEventTypes = []string{"SEND", "DELIVERY", "BOUNCE", "COMPLAINT", "REJECT", "DELIVERY_DELAY", "RENDERING_FAILURE"}
@@ -197,7 +175,7 @@ func deliveryEnv(t *testing.T, healthy bool) map[string]string {
 		"AWS_ENDPOINT_URL_DYNAMODB":      motoStandin.URL,
 		"AWS_ENDPOINT_URL_SQS":           motoStandin.URL,
 		"AWS_ENDPOINT_URL_CLOUDWATCH":    motoStandin.URL,
-		"AWS_ENDPOINT_URL_SESV2":         eventDestinations(t, "phenom-mail", []map[string]any{snsDestination(types...)}),
+		"AWS_ENDPOINT_URL_SESV2":         eventDestinations(t, "phenom-mail", []*sestypes.EventDestinationDefinition{snsDestination(types...)}),
 		"MAILER_IDEMPOTENCY_TABLE":       fs.table,
 		"MAILER_CONFIGURATION_SET":       "phenom-mail",
 		"MAILER_DELIVERY_TABLE":          table,

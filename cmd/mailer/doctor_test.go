@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/doctor"
 	"github.com/Phenom-earth/phenom-mailer/internal/standin"
@@ -59,7 +60,7 @@ func TestDoctorHealthyEnvironment(t *testing.T) {
 	}
 	mailerEnv(t, map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": motoStandin.URL, "MAILER_IDEMPOTENCY_TABLE": fs.table, "MAILER_CONFIGURATION_SET": "phenom-mail",
 		// A configuration set publishes its events (see doctor_delivery_test.go).
-		"AWS_ENDPOINT_URL_SESV2": eventDestinations(t, "phenom-mail", []map[string]any{snsDestination(allEventTypes...)})})
+		"AWS_ENDPOINT_URL_SESV2": eventDestinations(t, "phenom-mail", []*sestypes.EventDestinationDefinition{snsDestination(allEventTypes...)})})
 	zone := doctorZone(t)
 	rep, _, code := runDoctorTest(t, "--json", "--resolver", zone.Addr)
 	if code != 0 || !rep.OK {

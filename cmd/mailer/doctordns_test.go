@@ -51,6 +51,8 @@ func TestDoctorDNS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The set publishes its events: only the DNS findings differ by case.
+	eventDestinations(t, "phenom-mail", []*sestypes.EventDestinationDefinition{snsDestination(allEventTypes...)})
 	base := map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": motoStandin.URL, "MAILER_IDEMPOTENCY_TABLE": fs.table, "MAILER_CONFIGURATION_SET": "phenom-mail"}
 	zone := doctorZone(t)
 
