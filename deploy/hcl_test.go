@@ -418,30 +418,6 @@ func mailerEnvNames(t *testing.T) map[string]bool {
 	return names
 }
 
-// contractEnvNames are the environment variables issue 11's contract
-// (the lead's CONTRACT.md) adds to cmd/mailer/config.go in branches built
-// in parallel with this one: Terraform sets them already.
-//
-// TODO(lead, at merge): once cmd/mailer/config.go reads all of these
-// (h4: MAILER_DELIVERY_TABLE, MAILER_DELIVERY_TTL; h6:
-// MAILER_CHECK_SUPPRESSION, MAILER_EVENTS_DLQ_URL,
-// MAILER_FAILED_EVENTS_QUEUE_URL, MAILER_ALARM_PREFIX), delete this list
-// and use mailerEnvNames alone in mailerAndContractEnvNames' callers.
-var contractEnvNames = []string{
-	"MAILER_DELIVERY_TABLE", "MAILER_DELIVERY_TTL", "MAILER_CHECK_SUPPRESSION",
-	"MAILER_EVENTS_DLQ_URL", "MAILER_FAILED_EVENTS_QUEUE_URL", "MAILER_ALARM_PREFIX",
-}
-
-// mailerAndContractEnvNames are mailerEnvNames plus contractEnvNames.
-func mailerAndContractEnvNames(t *testing.T) map[string]bool {
-	t.Helper()
-	names := mailerEnvNames(t)
-	for _, n := range contractEnvNames {
-		names[n] = true
-	}
-	return names
-}
-
 // objectKeys are the keys of an object constructor { KEY = value }.
 func objectKeys(t *testing.T, e hclsyntax.Expression) map[string]hclsyntax.Expression {
 	t.Helper()

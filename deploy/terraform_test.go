@@ -110,7 +110,7 @@ func TestTerraformFunction(t *testing.T) {
 		t.Fatalf("want one environment block, found %d", len(envBlocks))
 	}
 	env := objectKeys(t, attr(t, envBlocks[0], "variables"))
-	read := mailerAndContractEnvNames(t)
+	read := mailerEnvNames(t)
 	for name := range env {
 		if !read[name] {
 			t.Errorf("the function sets %s, which cmd/mailer/config.go does not read", name)

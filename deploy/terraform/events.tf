@@ -185,7 +185,7 @@ data "aws_iam_policy_document" "events" {
   # What SES reported, added to the record of the mail's message id.
   statement {
     sid       = "RecordDeliveryEvents"
-    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:PutItem"]
     resources = [aws_dynamodb_table.deliveries.arn]
   }
 

@@ -20,6 +20,13 @@ import (
 // Namespace of every metric.
 const Namespace = "Phenom/Mailer"
 
+// The invocation record's metric and its outcome dimension (alarms watch
+// Invocations by Outcome).
+const (
+	Invocations = "Invocations"
+	DimOutcome  = "Outcome"
+)
+
 // SuppressionCheckErrors is the metric of failed suppression look-ups.
 const SuppressionCheckErrors = "SuppressionCheckErrors"
 
@@ -77,8 +84,8 @@ func Write(w io.Writer, r Record) error {
 			Timestamp: r.Time.UnixMilli(),
 			CloudWatchMetrics: []emfDirective{{
 				Namespace:  Namespace,
-				Dimensions: [][]string{{"Outcome"}, {"Trigger", "Outcome"}, {"Pool", "Outcome"}},
-				Metrics:    []emfMetric{{"Invocations", "Count"}, {"Latency", "Milliseconds"}},
+				Dimensions: [][]string{{DimOutcome}, {"Trigger", DimOutcome}, {"Pool", DimOutcome}},
+				Metrics:    []emfMetric{{Invocations, "Count"}, {"Latency", "Milliseconds"}},
 			}},
 		},
 		Outcome:     orDash(r.Outcome),
