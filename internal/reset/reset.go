@@ -79,14 +79,6 @@ type Config struct {
 	Rand io.Reader
 }
 
-// Stage is one step's outcome.
-type Stage struct {
-	Name       string  `json:"name"`
-	OK         bool    `json:"ok"`
-	DurationMS float64 `json:"duration_ms"`
-	Detail     string  `json:"detail,omitempty"`
-}
-
 // Report is what a round trip did.
 type Report struct {
 	Stages []Stage `json:"stages"`
@@ -191,16 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{Auth: cfg.Auth, Stages: []Stage{}}
 	start := now()
 	defer func() { rep.TotalMS = ms(now().Sub(start)) }()
-	stage := func(name string, t0 time.Time, err error, detail string) {
-		s := Stage{Name: name, OK: err == nil, DurationMS: ms(now().Sub(t0)), Detail: detail}
-		if err != nil && detail == "" {
-			s.Detail = err.Error()
-		}
-		rep.Stages = append(rep.Stages, s)
-		if cfg.Progress != nil {
-			cfg.Progress(s)
-		}
-	}
+	stage := stages{list: &rep.Stages, now: now, progress: cfg.Progress}.add
 
 	// 1. ForgotPassword. Only mail received after this instant counts, and
 	// none that the source already held before it.
