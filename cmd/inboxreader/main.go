@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/awsretry"
+	"github.com/Phenom-earth/phenom-mailer/internal/cli"
 	"github.com/Phenom-earth/phenom-mailer/internal/inbox"
 	"github.com/Phenom-earth/phenom-mailer/internal/reset"
 	"github.com/Phenom-earth/phenom-mailer/internal/trace"
@@ -84,19 +85,14 @@ names; AWS_REGION, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVID
 other AWS SDK variables (with a custom S3 endpoint, S3 is addressed path-style).
 `
 
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
+// exitError carries an exit code out of run (one type for both commands).
+type exitError = cli.ExitError
 
 // errHelp ends a subcommand after -h printed the usage: exit 0.
 var errHelp = errors.New("help")
 
 func usageErr(format string, a ...any) error {
-	return &exitError{exitUsage, fmt.Errorf(format, a...)}
+	return &exitError{Code: exitUsage, Err: fmt.Errorf(format, a...)}
 }
 
 func main() {
@@ -116,7 +112,7 @@ func exitCode(err error) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ee):
-		return ee.code
+		return ee.Code
 	case errors.As(err, &ce):
 		return exitCognito
 	case errors.Is(err, inbox.ErrUntrusted):
@@ -190,7 +186,7 @@ func (c *common) lookup() (func(context.Context, string) ([]string, error), erro
 	}
 	lookup, err := inbox.Resolver(c.resolver)
 	if err != nil {
-		return nil, &exitError{exitUsage, err}
+		return nil, &exitError{Code: exitUsage, Err: err}
 	}
 	return lookup, nil
 }
@@ -218,7 +214,7 @@ func (c *common) openSource(ctx context.Context, getenv func(string) string) (in
 	case err == inbox.ErrNoPassword:
 		return nil, nil, usageErr("an IMAP source needs the password in INBOX_IMAP_PASSWORD")
 	case errors.Is(err, inbox.ErrSpec):
-		return nil, nil, &exitError{exitUsage, err}
+		return nil, nil, &exitError{Code: exitUsage, Err: err}
 	}
 	return src, closer, err
 }
@@ -302,7 +298,7 @@ func runRead(ctx context.Context, args []string, getenv func(string) string, std
 	start := time.Now()
 	sinceT, err := parseSince(*since, start)
 	if err != nil {
-		return &exitError{exitUsage, err}
+		return &exitError{Code: exitUsage, Err: err}
 	}
 	src, lookup, closeSrc, err := c.wiring(ctx, getenv)
 	if err != nil {
@@ -435,7 +431,7 @@ func runRoundTrip(ctx context.Context, args []string, getenv func(string) string
 		Progress: out.stage,
 	})
 	if rep == nil {
-		return &exitError{exitUsage, err}
+		return &exitError{Code: exitUsage, Err: err}
 	}
 	if rep.Mail != nil {
 		out.verdict(rep.Mail)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/inbox"
+	"github.com/Phenom-earth/phenom-mailer/internal/timing"
 )
 
 // Read stage names, in order.
@@ -53,7 +54,7 @@ func Read(ctx context.Context, cfg ReadConfig) (*ReadReport, error) {
 	rep := &ReadReport{Stages: []Stage{}}
 	stage := stages{list: &rep.Stages, now: now, progress: cfg.Progress}
 	start := now()
-	defer func() { rep.TotalMS = ms(now().Sub(start)) }()
+	defer func() { rep.TotalMS = timing.MS(now().Sub(start)) }()
 
 	t0 := now()
 	var m inbox.Message

@@ -27,6 +27,7 @@ import (
 
 	"github.com/Phenom-earth/phenom-mailer/internal/inbox"
 	"github.com/Phenom-earth/phenom-mailer/internal/srp"
+	"github.com/Phenom-earth/phenom-mailer/internal/timing"
 )
 
 // Cognito is the part of the Cognito user pools client a round trip calls.
@@ -182,7 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep := &Report{Auth: cfg.Auth, Stages: []Stage{}}
 	start := now()
-	defer func() { rep.TotalMS = ms(now().Sub(start)) }()
+	defer func() { rep.TotalMS = timing.MS(now().Sub(start)) }()
 	stage := stages{list: &rep.Stages, now: now, progress: cfg.Progress}.add
 
 	// 1. ForgotPassword. Only mail received after this instant counts, and
@@ -437,8 +438,6 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Password alphabet: letters, digits and symbols Cognito accepts in a
 // password policy, without quotes, backslash and space so it can be pasted.

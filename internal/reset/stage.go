@@ -1,6 +1,10 @@
 package reset
 
-import "time"
+import (
+	"time"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/timing"
+)
 
 // Stage is one step's outcome.
 type Stage struct {
@@ -21,7 +25,7 @@ type stages struct {
 // add records a step that began at t0. A failed step's detail is its
 // error unless detail says more.
 func (s stages) add(name string, t0 time.Time, err error, detail string) {
-	st := Stage{Name: name, OK: err == nil, DurationMS: ms(s.now().Sub(t0)), Detail: detail}
+	st := Stage{Name: name, OK: err == nil, DurationMS: timing.MS(s.now().Sub(t0)), Detail: detail}
 	if err != nil && detail == "" {
 		st.Detail = err.Error()
 	}

@@ -29,3 +29,7 @@ func AddWait(ctx context.Context, d time.Duration) {
 
 // Total is the waiting time collected so far.
 func (w *Wait) Total() time.Duration { return time.Duration(w.ns.Load()) }
+
+// MS is d in milliseconds with microsecond precision: how reports, logs and
+// metrics give a duration.
+func MS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
