@@ -9,6 +9,10 @@
 //
 // Exit codes: 0 success, 2 usage error, 3 no matching mail in time,
 // 4 untrusted mail, 5 a Cognito error, 1 anything else.
+//
+// It only wires: flags and the environment (the IMAP password, the client
+// secret, the AWS variables), AWS clients, output and exit codes. Opening a
+// source is inbox.Open; read is reset.Read, roundtrip reset.Run.
 package main
 
 import (

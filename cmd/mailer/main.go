@@ -9,6 +9,11 @@
 //	mailer help                  usage and the environment it reads
 //
 // Configuration comes from the environment (see `mailer help`).
+//
+// It only wires: flags and the environment into Config, AWS clients into the
+// internal packages' interfaces, the logger, and output and exit codes. What
+// the mailer does lives in internal/ (the path of one mail:
+// internal/cognito).
 package main
 
 import (

@@ -1,11 +1,15 @@
-// Package reset runs a whole password reset as a user would:
-// ForgotPassword, wait for the mail that arrived after the request, check
-// and read it (package inbox), ConfirmForgotPassword with a fresh strong
-// password, sign in with that password (USER_SRP_AUTH by default, or
-// USER_PASSWORD_AUTH), and verify the ID token's email claim.
+// Package reset holds the inbox reader's use cases, each a sequence of
+// timed stages reported as they end. Run is a whole password reset as a
+// user would do it: ForgotPassword, wait for the mail that arrived after
+// the request, check and read it (package inbox), ConfirmForgotPassword
+// with a fresh strong password, sign in with that password (USER_SRP_AUTH
+// by default, or USER_PASSWORD_AUTH), and verify the ID token's email
+// claim. Read is the middle alone: find one mail and check it.
 //
-// The new password lives only in the Report (never in JSON, never in an
-// error); codes and passwords never reach an error message.
+// It must not know the command line, the environment or how its report is
+// printed; the Cognito client and the inbox source are given to it. The new
+// password lives only in the Report (never in JSON, never in an error);
+// codes and passwords never reach an error message.
 package reset
 
 import (

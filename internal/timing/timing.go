@@ -1,6 +1,9 @@
 // Package timing lets an invocation add up the time it spent waiting on
 // remote services, from deep inside client code, so that the handler can
 // report its own work apart from the waiting.
+//
+// MS is the one conversion of a duration to the milliseconds reports carry.
+// It must not know what is being timed.
 package timing
 
 import (
