@@ -23,6 +23,9 @@
 // To add a language, copy locales/en.json to locales/<code>.json (an ISO
 // 639 code such as "fr") and translate every value, keeping the {name}
 // placeholders; the renderer refuses a catalogue with a key missing.
+//
+// It must not hold logic beyond the templates' own: the data they see is
+// internal/render's Data.
 package templates
 
 import (

@@ -10,6 +10,9 @@
 // MAILER_KMS_KEY_ARNS, MAILER_ALLOWED_POOLS and MAILER_DELIVERY=maildir:DIR.
 // Variables already set in the environment win. Without a command it prints
 // the variables and serves until interrupted.
+//
+// Test and demo tooling, never shipped; the stand-ins live in
+// internal/standin.
 package main
 
 import (

@@ -173,7 +173,7 @@ func TestWrongCodeSurfacesCodeMismatch(t *testing.T) {
 func sourceFor(t *testing.T, c *chain) inbox.Source {
 	t.Helper()
 	c.env(t)
-	s, _, closer, err := (&common{source: c.s3Source(), from: inbox.DefaultFrom}).wiring(context.Background(), func(string) string { return "" })
+	s, closer, err := (&common{source: c.s3Source(), from: inbox.DefaultFrom}).openSource(context.Background(), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,10 @@
 //
 // Exit codes: 0 success, 2 usage error, 3 no matching mail in time,
 // 4 untrusted mail, 5 a Cognito error, 1 anything else.
+//
+// It only wires: flags and the environment (the IMAP password, the client
+// secret, the AWS variables), AWS clients, output and exit codes. Opening a
+// source is inbox.Open; read is reset.Read, roundtrip reset.Run.
 package main
 
 import (
@@ -25,12 +29,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
 
+	"github.com/Phenom-earth/phenom-mailer/internal/awsretry"
+	"github.com/Phenom-earth/phenom-mailer/internal/cli"
 	"github.com/Phenom-earth/phenom-mailer/internal/inbox"
 	"github.com/Phenom-earth/phenom-mailer/internal/reset"
 	"github.com/Phenom-earth/phenom-mailer/internal/trace"
@@ -85,19 +89,14 @@ names; AWS_REGION, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVID
 other AWS SDK variables (with a custom S3 endpoint, S3 is addressed path-style).
 `
 
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
+// exitError carries an exit code out of run (one type for both commands).
+type exitError = cli.ExitError
 
 // errHelp ends a subcommand after -h printed the usage: exit 0.
 var errHelp = errors.New("help")
 
 func usageErr(format string, a ...any) error {
-	return &exitError{exitUsage, fmt.Errorf(format, a...)}
+	return &exitError{Code: exitUsage, Err: fmt.Errorf(format, a...)}
 }
 
 func main() {
@@ -117,7 +116,7 @@ func exitCode(err error) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ee):
-		return ee.code
+		return ee.Code
 	case errors.As(err, &ce):
 		return exitCognito
 	case errors.Is(err, inbox.ErrUntrusted):
@@ -173,49 +172,69 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 	return nil
 }
 
-// wiring builds the source and the DKIM lookup from the flags.
-func (c *common) wiring(ctx context.Context, getenv func(string) string) (inbox.Source, func(context.Context, string) ([]string, error), func(), error) {
+// check validates the flags read and roundtrip share.
+func (c *common) check() error {
 	if c.source == "" {
-		return nil, nil, nil, usageErr("--source is required")
+		return usageErr("--source is required")
 	}
 	if !strings.Contains(c.from, "@") {
-		return nil, nil, nil, usageErr("--from must be an address")
+		return usageErr("--from must be an address")
 	}
-	spec, err := inbox.ParseSpec(c.source)
+	return nil
+}
+
+// lookup is the DKIM key lookup --resolver names (nil: the system's).
+func (c *common) lookup() (func(context.Context, string) ([]string, error), error) {
+	if c.resolver == "" {
+		return nil, nil
+	}
+	lookup, err := inbox.Resolver(c.resolver)
 	if err != nil {
-		return nil, nil, nil, &exitError{exitUsage, err}
+		return nil, &exitError{Code: exitUsage, Err: err}
 	}
-	var lookup func(context.Context, string) ([]string, error)
-	if c.resolver != "" {
-		if lookup, err = inbox.Resolver(c.resolver); err != nil {
-			return nil, nil, nil, &exitError{exitUsage, err}
-		}
+	return lookup, nil
+}
+
+// openSource opens --source with the password and the S3 client from the
+// environment; the returned func releases it.
+func (c *common) openSource(ctx context.Context, getenv func(string) string) (inbox.Source, func(), error) {
+	src, closer, err := inbox.Open(ctx, c.source, inbox.Deps{
+		IMAPPassword: getenv("INBOX_IMAP_PASSWORD"),
+		S3: func(ctx context.Context) (inbox.S3API, error) {
+			cfg, err := awsConfig(ctx, getenv, "")
+			if err != nil {
+				return nil, err
+			}
+			pathStyle := getenv("AWS_ENDPOINT_URL_S3") != "" || getenv("AWS_ENDPOINT_URL") != ""
+			return s3.NewFromConfig(cfg, func(o *s3.Options) {
+				o.UsePathStyle = pathStyle
+				// SES receipt copies carry no additional checksums: do not
+				// warn about each GetObject.
+				o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+			}), nil
+		},
+	})
+	switch {
+	case err == inbox.ErrNoPassword:
+		return nil, nil, usageErr("an IMAP source needs the password in INBOX_IMAP_PASSWORD")
+	case errors.Is(err, inbox.ErrSpec):
+		return nil, nil, &exitError{Code: exitUsage, Err: err}
 	}
-	closer := func() {}
-	var src inbox.Source
-	switch spec.Kind {
-	case inbox.KindMaildir:
-		src = &inbox.Maildir{Path: spec.Path}
-	case inbox.KindIMAP, inbox.KindIMAPS:
-		pw := getenv("INBOX_IMAP_PASSWORD")
-		if pw == "" {
-			return nil, nil, nil, usageErr("an IMAP source needs the password in INBOX_IMAP_PASSWORD")
-		}
-		m := &inbox.IMAP{Addr: spec.Addr, TLS: spec.Kind == inbox.KindIMAPS, User: spec.User, Password: pw, Mailbox: spec.Mailbox}
-		src, closer = m, func() { m.Close() }
-	case inbox.KindS3:
-		cfg, err := awsConfig(ctx, getenv, "")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		pathStyle := getenv("AWS_ENDPOINT_URL_S3") != "" || getenv("AWS_ENDPOINT_URL") != ""
-		client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-			o.UsePathStyle = pathStyle
-			// SES receipt copies carry no additional checksums: do not
-			// warn about each GetObject.
-			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-		})
-		src = &inbox.S3{Client: client, Bucket: spec.Bucket, Prefix: spec.Prefix}
+	return src, closer, err
+}
+
+// wiring checks the shared flags and builds the source and the DKIM lookup.
+func (c *common) wiring(ctx context.Context, getenv func(string) string) (inbox.Source, func(context.Context, string) ([]string, error), func(), error) {
+	if err := c.check(); err != nil {
+		return nil, nil, nil, err
+	}
+	lookup, err := c.lookup()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	src, closer, err := c.openSource(ctx, getenv)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	return src, lookup, closer, nil
 }
@@ -283,7 +302,7 @@ func runRead(ctx context.Context, args []string, getenv func(string) string, std
 	start := time.Now()
 	sinceT, err := parseSince(*since, start)
 	if err != nil {
-		return &exitError{exitUsage, err}
+		return &exitError{Code: exitUsage, Err: err}
 	}
 	src, lookup, closeSrc, err := c.wiring(ctx, getenv)
 	if err != nil {
@@ -291,41 +310,24 @@ func runRead(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	defer closeSrc()
 
-	rep := &readReport{Command: "read", Source: src.String(), To: *to, From: c.from, Stages: []reset.Stage{}}
+	out := newPrinter(stdout, c.json)
+	out.line("source", src.String())
+	r, err := reset.Read(ctx, reset.ReadConfig{
+		Source: src, Query: inbox.Query{To: *to, From: c.from, Since: sinceT}, LookupTXT: lookup,
+		Wait: *wait, Backoff: retryLogger(stderr), Progress: out.stage,
+	})
+	out.verdict(r.Mail)
+	if err == nil {
+		out.line("code", r.Code)
+		if r.Mail.ResetLink != "" {
+			out.line("link", r.Mail.ResetLink)
+		}
+	}
+	rep := &readReport{Command: "read", Source: src.String(), To: *to, From: c.from,
+		Code: r.Code, Mail: r.Mail, Stages: r.Stages, TotalMS: r.TotalMS}
 	if !sinceT.IsZero() {
 		rep.Since = &sinceT
 	}
-	out := newPrinter(stdout, c.json)
-	out.line("source", src.String())
-	q := inbox.Query{To: *to, From: c.from, Since: sinceT}
-	t0 := time.Now()
-	var m inbox.Message
-	if *wait > 0 {
-		wctx, cancel := context.WithTimeout(ctx, *wait)
-		m, err = inbox.Wait(wctx, src, q, retryLogger(stderr))
-		cancel()
-	} else {
-		m, err = inbox.Find(ctx, src, q)
-	}
-	rep.addStage(out, "find_mail", t0, err, func() string {
-		return fmt.Sprintf("%s, received %s", m.ID, m.Received.UTC().Format(time.RFC3339))
-	})
-	var v *inbox.Verdict
-	if err == nil {
-		t0 = time.Now()
-		v, err = inbox.Check(ctx, m, inbox.Policy{From: c.from, LookupTXT: lookup})
-		rep.Mail = v
-		rep.addStage(out, "check_mail", t0, err, func() string { return "trusted" })
-		out.verdict(v)
-		if err == nil {
-			rep.Code = v.Code
-			out.line("code", v.Code)
-			if v.ResetLink != "" {
-				out.line("link", v.ResetLink)
-			}
-		}
-	}
-	rep.TotalMS = msSince(start)
 	rep.ExitCode = exitCode(err)
 	rep.Outcome = outcome(err)
 	if err != nil {
@@ -348,19 +350,6 @@ func outcome(err error) string {
 	}
 	return "error"
 }
-
-func (r *readReport) addStage(p *printer, name string, t0 time.Time, err error, detail func() string) {
-	s := reset.Stage{Name: name, OK: err == nil, DurationMS: msSince(t0)}
-	if err != nil {
-		s.Detail = err.Error()
-	} else {
-		s.Detail = detail()
-	}
-	r.Stages = append(r.Stages, s)
-	p.stage(s)
-}
-
-func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
 type roundTripReport struct {
 	Command string `json:"command"`
@@ -433,7 +422,7 @@ func runRoundTrip(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	cog := cip.NewFromConfig(cfg, func(o *cip.Options) { o.Retryer = noLimitRetries() })
+	cog := cip.NewFromConfig(cfg, func(o *cip.Options) { o.Retryer = awsretry.NoLockout() })
 
 	out := newPrinter(stdout, c.json)
 	out.line("source", src.String())
@@ -446,7 +435,7 @@ func runRoundTrip(ctx context.Context, args []string, getenv func(string) string
 		Progress: out.stage,
 	})
 	if rep == nil {
-		return &exitError{exitUsage, err}
+		return &exitError{Code: exitUsage, Err: err}
 	}
 	if rep.Mail != nil {
 		out.verdict(rep.Mail)
@@ -486,23 +475,4 @@ func retryLogger(stderr io.Writer) inbox.Backoff {
 		logger.Warn("source look failed, retrying", "look", look, "error", err.Error())
 	}
 	return b
-}
-
-// noLimitRetries retries transient failures but never LimitExceeded or
-// TooManyFailedAttempts (the SDK counts LimitExceededException as
-// throttling): a retry there only deepens the lockout.
-func noLimitRetries() aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = 3
-		o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
-			var ae smithy.APIError
-			if errors.As(err, &ae) {
-				switch ae.ErrorCode() {
-				case "LimitExceededException", "TooManyFailedAttemptsException", "CodeMismatchException", "ExpiredCodeException":
-					return aws.FalseTernary
-				}
-			}
-			return aws.UnknownTernary
-		})}, o.Retryables...)
-	})
 }

@@ -42,22 +42,22 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return &exitError{exitUsage, errors.New("")}
+		return &exitError{Code: exitUsage, Err: errors.New("")}
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
-		return &exitError{exitUsage, err}
+		return &exitError{Code: exitUsage, Err: err}
 	}
 	from, err := send.ParseFrom(cfg.From)
 	if err != nil {
-		return &exitError{exitUsage, err}
+		return &exitError{Code: exitUsage, Err: err}
 	}
 	var dnsAPI doctor.DNSAPI
 	var dnsSkipped error
 	if *resolver != "" {
 		r, err := doctor.NewResolver(*resolver)
 		if err != nil {
-			return &exitError{exitUsage, err}
+			return &exitError{Code: exitUsage, Err: err}
 		}
 		dnsAPI = r
 	} else if r, err := doctor.SystemResolver(resolvConf); err != nil {
@@ -112,7 +112,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	if !report.OK {
-		return &exitError{exitSetup, errors.New("")}
+		return &exitError{Code: exitSetup, Err: errors.New("")}
 	}
 	return nil
 }

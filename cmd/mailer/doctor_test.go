@@ -30,7 +30,7 @@ func runDoctorTest(t *testing.T, args ...string) (doctor.Report, string, int) {
 	code := 0
 	var ee *exitError
 	if errors.As(err, &ee) {
-		code = ee.code
+		code = ee.Code
 	} else if err != nil {
 		t.Fatal(err)
 	}

@@ -114,27 +114,27 @@ func runInvokeEvents(ctx context.Context, data []byte, getenv func(string) strin
 	logger := newLogger(stderr, getenv)
 	dc, err := loadDeliveryConfig(getenv)
 	if err != nil {
-		return &exitError{exitUsage, fmt.Errorf("configuration: %w", err)}
+		return &exitError{Code: exitUsage, Err: fmt.Errorf("configuration: %w", err)}
 	}
 	if dc.Table == "" {
-		return &exitError{exitUsage, errors.New("an SQS event: recording SES events needs MAILER_DELIVERY_TABLE")}
+		return &exitError{Code: exitUsage, Err: errors.New("an SQS event: recording SES events needs MAILER_DELIVERY_TABLE")}
 	}
 	h, err := newEventsHandler(ctx, dc, logger)
 	if err != nil {
-		return &exitError{exitSetup, err}
+		return &exitError{Code: exitSetup, Err: err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, invokeEventsTimeout)
 	defer cancel()
 	sum, err := h.HandleJSON(ctx, data)
 	if err != nil {
-		return &exitError{exitUsage, err}
+		return &exitError{Code: exitUsage, Err: err}
 	}
 	_ = metrics.WriteSESEvents(stderr, sum.ByType, sum.Failed, time.Now())
 	if err := json.NewEncoder(stdout).Encode(sum); err != nil {
 		return err
 	}
 	if sum.Failed > 0 {
-		return &exitError{exitRetryable, errors.New("")}
+		return &exitError{Code: exitRetryable, Err: errors.New("")}
 	}
 	return nil
 }

@@ -216,7 +216,7 @@ func TestInvokeUsage(t *testing.T) {
 		stdout.Reset()
 		err := run(t.Context(), args, func(string) string { return "" }, strings.NewReader(""), &stdout, &stderr)
 		ee, ok := err.(*exitError)
-		if !ok || ee.code != exitUsage {
+		if !ok || ee.Code != exitUsage {
 			t.Errorf("%v: err = %v, want exit 2", args, err)
 		}
 	}

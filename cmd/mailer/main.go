@@ -9,6 +9,11 @@
 //	mailer help                  usage and the environment it reads
 //
 // Configuration comes from the environment (see `mailer help`).
+//
+// It only wires: flags and the environment into Config, AWS clients into the
+// internal packages' interfaces, the logger, and output and exit codes. What
+// the mailer does lives in internal/ (the path of one mail:
+// internal/cognito).
 package main
 
 import (
@@ -32,6 +37,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/awsretry"
+	"github.com/Phenom-earth/phenom-mailer/internal/cli"
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
 	"github.com/Phenom-earth/phenom-mailer/internal/decrypt"
 	"github.com/Phenom-earth/phenom-mailer/internal/idempotency"
@@ -79,14 +85,8 @@ events queue: each invocation goes to the handler its event's shape belongs to.
 
 `
 
-// exitError carries an exit code out of run.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
+// exitError carries an exit code out of run (one type for both commands).
+type exitError = cli.ExitError
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -96,9 +96,9 @@ func main() {
 		code := exitSetup
 		var ee *exitError
 		if errors.As(err, &ee) {
-			code = ee.code
+			code = ee.Code
 		}
-		if ee == nil || ee.err.Error() != "" {
+		if ee == nil || ee.Err.Error() != "" {
 			fmt.Fprintln(os.Stderr, "mailer:", err)
 		}
 		os.Exit(code)
@@ -111,7 +111,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return &exitError{exitUsage, errors.New("no command given")}
+		return &exitError{Code: exitUsage, Err: errors.New("no command given")}
 	}
 	switch args[0] {
 	case "invoke":
@@ -127,7 +127,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return nil
 	default:
 		fmt.Fprint(stderr, usage)
-		return &exitError{exitUsage, fmt.Errorf("unknown command %q", args[0])}
+		return &exitError{Code: exitUsage, Err: fmt.Errorf("unknown command %q", args[0])}
 	}
 }
 
@@ -165,24 +165,24 @@ func runInvoke(ctx context.Context, args []string, getenv func(string) string, s
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return &exitError{exitUsage, errors.New("")}
+		return &exitError{Code: exitUsage, Err: errors.New("")}
 	}
 	if *eventPath == "" || fs.NArg() > 0 {
 		fs.Usage()
-		return &exitError{exitUsage, errors.New("invoke needs --event FILE and nothing else")}
+		return &exitError{Code: exitUsage, Err: errors.New("invoke needs --event FILE and nothing else")}
 	}
 	var r io.Reader = stdin
 	if *eventPath != "-" {
 		f, err := os.Open(*eventPath)
 		if err != nil {
-			return &exitError{exitUsage, fmt.Errorf("event: %w", err)}
+			return &exitError{Code: exitUsage, Err: fmt.Errorf("event: %w", err)}
 		}
 		defer f.Close()
 		r = f
 	}
 	data, err := io.ReadAll(io.LimitReader(r, sesevents.MaxBatchBytes+1))
 	if err != nil {
-		return &exitError{exitUsage, fmt.Errorf("event: %w", err)}
+		return &exitError{Code: exitUsage, Err: fmt.Errorf("event: %w", err)}
 	}
 	if sesevents.IsSQSEvent(data) {
 		return runInvokeEvents(ctx, data, getenv, stdout, stderr)
@@ -191,11 +191,11 @@ func runInvoke(ctx context.Context, args []string, getenv func(string) string, s
 	logger := newLogger(stderr, getenv)
 	cfg, err := loadConfig(getenv)
 	if err != nil {
-		return &exitError{exitUsage, err}
+		return &exitError{Code: exitUsage, Err: err}
 	}
 	h, err := newHandler(ctx, cfg, logger)
 	if err != nil {
-		return &exitError{exitSetup, err}
+		return &exitError{Code: exitSetup, Err: err}
 	}
 	logStart(ctx, logger, cfg)
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -209,9 +209,9 @@ func runInvoke(ctx context.Context, args []string, getenv func(string) string, s
 	case cognito.OutcomeSent, cognito.OutcomeDuplicate:
 		return nil
 	case cognito.OutcomeRefused, cognito.OutcomeSuppressed:
-		return &exitError{exitRefused, errors.New("")}
+		return &exitError{Code: exitRefused, Err: errors.New("")}
 	default:
-		return &exitError{exitRetryable, errors.New("")}
+		return &exitError{Code: exitRetryable, Err: errors.New("")}
 	}
 }
 

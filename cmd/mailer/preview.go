@@ -55,11 +55,11 @@ func runPreview(ctx context.Context, args []string, getenv func(string) string, 
 	dir := fset.String("templates", "", "read templates from this folder instead of the built-in ones")
 	fset.Usage = func() { fmt.Fprint(stderr, previewUsage) }
 	if err := fset.Parse(args); err != nil {
-		return &exitError{exitUsage, errors.New("")}
+		return &exitError{Code: exitUsage, Err: errors.New("")}
 	}
 	if fset.NArg() > 0 || (*out == "" && *serve == "" && *sendTo == "") {
 		fset.Usage()
-		return &exitError{exitUsage, errors.New("preview needs --out DIR, --serve 127.0.0.1:PORT or --send-to ADDRESS")}
+		return &exitError{Code: exitUsage, Err: errors.New("preview needs --out DIR, --serve 127.0.0.1:PORT or --send-to ADDRESS")}
 	}
 
 	opts := render.Options{
@@ -78,15 +78,15 @@ func runPreview(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	eml, err := preview.EMLSender(getenv("MAILER_FROM"))
 	if err != nil {
-		return &exitError{exitUsage, fmt.Errorf("MAILER_FROM: %w", err)}
+		return &exitError{Code: exitUsage, Err: fmt.Errorf("MAILER_FROM: %w", err)}
 	}
 	if strings.TrimSpace(getenv("MAILER_DKIM_SELECTOR")) != "" {
 		cfg, err := loadConfig(senderEnv(getenv))
 		if err != nil {
-			return &exitError{exitUsage, err}
+			return &exitError{Code: exitUsage, Err: err}
 		}
 		if eml.DKIM, err = send.NewDKIM(cfg.DKIMDomain, cfg.DKIMSelector, cfg.DKIMPrivateKey); err != nil {
-			return &exitError{exitUsage, err}
+			return &exitError{Code: exitUsage, Err: err}
 		}
 	}
 	// Listen first: a refused address stops the command before it writes
@@ -94,7 +94,7 @@ func runPreview(ctx context.Context, args []string, getenv func(string) string, 
 	var ln net.Listener
 	if *serve != "" {
 		if ln, err = preview.ListenLoopback(*serve); err != nil {
-			return &exitError{exitUsage, err}
+			return &exitError{Code: exitUsage, Err: err}
 		}
 		defer ln.Close()
 	}
@@ -103,11 +103,11 @@ func runPreview(ctx context.Context, args []string, getenv func(string) string, 
 	if *out != "" || *sendTo != "" {
 		r, err := load()
 		if err != nil {
-			return &exitError{exitSetup, err}
+			return &exitError{Code: exitSetup, Err: err}
 		}
 		if *out != "" {
 			if failed, err = previewOut(ctx, r, eml, *out, stdout); err != nil {
-				return &exitError{exitSetup, err}
+				return &exitError{Code: exitSetup, Err: err}
 			}
 		}
 		if *sendTo != "" {
@@ -124,11 +124,11 @@ func runPreview(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		fmt.Fprintln(stdout, " (Ctrl-C stops)")
 		if err := srv.Serve(ctx, ln); err != nil {
-			return &exitError{exitSetup, err}
+			return &exitError{Code: exitSetup, Err: err}
 		}
 	}
 	if failed > 0 {
-		return &exitError{exitSetup, fmt.Errorf("preview: %d checks failed; see %s", failed, filepath.Join(*out, "index.html"))}
+		return &exitError{Code: exitSetup, Err: fmt.Errorf("preview: %d checks failed; see %s", failed, filepath.Join(*out, "index.html"))}
 	}
 	return nil
 }
@@ -211,19 +211,19 @@ func repoRoot() string {
 // configured from the same environment.
 func previewSend(ctx context.Context, r *render.Renderer, to string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if err := send.CheckRecipient(to); err != nil {
-		return &exitError{exitUsage, fmt.Errorf("--send-to: %w", err)}
+		return &exitError{Code: exitUsage, Err: fmt.Errorf("--send-to: %w", err)}
 	}
 	cfg, err := loadConfig(senderEnv(getenv))
 	if err != nil {
-		return &exitError{exitUsage, err}
+		return &exitError{Code: exitUsage, Err: err}
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
-		return &exitError{exitSetup, fmt.Errorf("aws config: %w", err)}
+		return &exitError{Code: exitSetup, Err: fmt.Errorf("aws config: %w", err)}
 	}
 	sender, err := newSender(cfg, awsCfg)
 	if err != nil {
-		return &exitError{exitUsage, err}
+		return &exitError{Code: exitUsage, Err: err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -234,7 +234,7 @@ func previewSend(ctx context.Context, r *render.Renderer, to string, getenv func
 	}
 	if err != nil {
 		logger.Error("preview: send failed", "sent", len(sent), "delivery", cfg.Delivery, "error", err.Error())
-		return &exitError{exitRetryable, err}
+		return &exitError{Code: exitRetryable, Err: err}
 	}
 	logger.Info("preview: samples sent", "sent", len(sent), "delivery", cfg.Delivery, "recipient", cognito.MaskEmail(to))
 	return nil

@@ -35,7 +35,7 @@ func runPreviewCmd(t *testing.T, env map[string]string, args ...string) (string,
 func exitCode(err error) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
-		return ee.code
+		return ee.Code
 	}
 	if err != nil {
 		return exitSetup

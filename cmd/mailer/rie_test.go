@@ -160,21 +160,11 @@ func TestBootstrapUnderRIE(t *testing.T) {
 
 func findRIE(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
-		return p
+	p, err := standin.FindRIE()
+	if err != nil {
+		standin.SkipOrFail(t, err)
 	}
-	if root, err := standin.RepoRoot(); err == nil {
-		p := filepath.Join(root, "bin", "aws-lambda-rie")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	msg := "aws-lambda-rie not found (make deps installs it into bin/)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return p
 }
 
 func freeAddr(t *testing.T) string {

@@ -175,7 +175,7 @@ func invoke(t *testing.T, event []byte) (res cognito.Result, exit int, logs stri
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
-		exit = ee.code
+		exit = ee.Code
 	default:
 		t.Fatalf("invoke: %v", err)
 	}

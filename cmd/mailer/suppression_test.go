@@ -15,6 +15,7 @@ import (
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
 	"github.com/Phenom-earth/phenom-mailer/internal/metrics"
 	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/timing"
 )
 
 // The suppression check against the SES stand-in (moto behind the proxy
@@ -253,12 +254,10 @@ func TestColdPathChecksRunConcurrently(t *testing.T) {
 		t.Fatalf("delayed: %d identity checks, %d KMS calls", ses.Count(standin.Delay), fs.kms.Count(standin.Delay))
 	}
 	sum := time.Duration(fs.kms.Count(standin.Delay)+ses.Count(standin.Delay)) * delay
-	if res.Stages.Ready < ms(delay) || res.Stages.KMSWait < ms(delay) {
+	if res.Stages.Ready < timing.MS(delay) || res.Stages.KMSWait < timing.MS(delay) {
 		t.Fatalf("stages %+v: the injected delays were not waited for", res.Stages)
 	}
 	if got := time.Duration(res.DurationMS * float64(time.Millisecond)); got >= sum {
 		t.Errorf("cold invocation took %v, not below the %v the DKIM check and KMS take one after the other", got, sum)
 	}
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

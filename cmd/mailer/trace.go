@@ -34,7 +34,7 @@ func runTrace(ctx context.Context, args []string, getenv func(string) string, st
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return &exitError{exitUsage, errors.New("")}
+		return &exitError{Code: exitUsage, Err: errors.New("")}
 	}
 	n := 0
 	for _, v := range []string{*to, *messageID, *requestID} {
@@ -44,25 +44,25 @@ func runTrace(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if n != 1 || fs.NArg() > 0 {
 		fs.Usage()
-		return &exitError{exitUsage, errors.New("trace needs exactly one of --to, --message-id, --request-id")}
+		return &exitError{Code: exitUsage, Err: errors.New("trace needs exactly one of --to, --message-id, --request-id")}
 	}
 	q := trace.Query{To: strings.ToLower(strings.TrimSpace(*to)), MessageID: strings.TrimSpace(*messageID), RequestID: strings.TrimSpace(*requestID)}
 	if q.To != "" {
 		d, err := parseDays(*since)
 		if err != nil || d <= 0 {
-			return &exitError{exitUsage, fmt.Errorf("--since %q is not a positive duration such as 7d or 36h", *since)}
+			return &exitError{Code: exitUsage, Err: fmt.Errorf("--since %q is not a positive duration such as 7d or 36h", *since)}
 		}
 		q.Since = time.Now().Add(-d)
 		if !strings.Contains(q.To, "@") {
-			return &exitError{exitUsage, fmt.Errorf("--to %q is not an address", *to)}
+			return &exitError{Code: exitUsage, Err: fmt.Errorf("--to %q is not an address", *to)}
 		}
 	}
 	dc, err := loadDeliveryConfig(getenv)
 	if err != nil {
-		return &exitError{exitUsage, fmt.Errorf("configuration: %w", err)}
+		return &exitError{Code: exitUsage, Err: fmt.Errorf("configuration: %w", err)}
 	}
 	if dc.Table == "" {
-		return &exitError{exitUsage, errors.New("trace reads the delivery record: set MAILER_DELIVERY_TABLE")}
+		return &exitError{Code: exitUsage, Err: errors.New("trace reads the delivery record: set MAILER_DELIVERY_TABLE")}
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -84,7 +84,7 @@ func runTrace(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if !rep.Found() {
-		return &exitError{exitNotFound, errors.New("")}
+		return &exitError{Code: exitNotFound, Err: errors.New("")}
 	}
 	return nil
 }

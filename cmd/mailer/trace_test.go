@@ -84,7 +84,7 @@ func runCmd(t *testing.T, stdin []byte, args ...string) (string, string, int) {
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
-		code = ee.code
+		code = ee.Code
 	default:
 		code = exitSetup
 	}

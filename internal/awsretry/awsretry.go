@@ -1,7 +1,9 @@
-// Package awsretry holds the mailer's retry policies for AWS calls: jittered
-// exponential backoff within the caller's deadline, without the SDK's
-// client-wide retry quota (a burst of faults would otherwise exhaust it for
-// every later invocation of a warm Lambda).
+// Package awsretry holds the retry policies for AWS calls, one per kind of
+// call: the mailer's (jittered exponential backoff within the caller's
+// deadline, without the SDK's client-wide retry quota, which a burst of
+// faults would otherwise exhaust for every later invocation of a warm
+// Lambda) and the inbox reader's Cognito calls. It knows nothing of the
+// calls' callers, configuration or environment.
 package awsretry
 
 import (
@@ -13,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/smithy-go"
 )
 
 // NoResend retries SES calls with jittered exponential backoff, within
@@ -62,5 +65,26 @@ func Repeatable(maxAttempts int, maxBackoff time.Duration) aws.Retryer {
 		o.MaxAttempts = maxAttempts
 		o.MaxBackoff = maxBackoff
 		o.RateLimiter = ratelimit.None
+	})
+}
+
+// NoLockout is the policy of Cognito user-pool calls on a test user
+// (ForgotPassword, ConfirmForgotPassword, sign-in): it retries transient
+// failures but never LimitExceeded or TooManyFailedAttempts (the SDK counts
+// LimitExceededException as throttling), nor a wrong or expired code: a
+// retry there only deepens the lockout.
+func NoLockout() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 3
+		o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+			var ae smithy.APIError
+			if errors.As(err, &ae) {
+				switch ae.ErrorCode() {
+				case "LimitExceededException", "TooManyFailedAttemptsException", "CodeMismatchException", "ExpiredCodeException":
+					return aws.FalseTernary
+				}
+			}
+			return aws.UnknownTernary
+		})}, o.Retryables...)
 	})
 }

@@ -1,14 +1,11 @@
 // Package cognito models the Amazon Cognito custom email sender trigger and
 // holds the Handler that turns one event into one mail: decrypt the code,
-// render the message, send it. It knows nothing of Lambda, environment
-// variables or AWS clients; it depends on the small interfaces it declares.
+// render the message, send it. It must not know Lambda, environment
+// variables or any AWS package (internal/arch_test.go holds it to that);
+// it depends on the small interfaces it declares.
 package cognito
 
-import (
-	"strings"
-
-	"github.com/aws/aws-lambda-go/events"
-)
+import "strings"
 
 // TriggerSource is the event's triggerSource, for example
 // "CustomEmailSender_ForgotPassword".
@@ -59,11 +56,30 @@ func (t TriggerSource) Known() bool {
 func (t TriggerSource) HasCode() bool { return t != TriggerAccountTakeOverNotification }
 
 // Event is the custom email sender event. aws-lambda-go has no type for it,
-// so it is declared here on top of the shared Cognito header.
+// so it is declared here, with the header every Cognito user-pool trigger
+// shares.
 type Event struct {
-	events.CognitoEventUserPoolsHeader
+	Header
 	Request  Request  `json:"request"`
 	Response Response `json:"response"`
+}
+
+// Header is the part every Cognito user-pool trigger event shares (the
+// fields and JSON names of aws-lambda-go's CognitoEventUserPoolsHeader,
+// declared here so that this package imports no AWS package).
+type Header struct {
+	Version       string        `json:"version"`
+	TriggerSource string        `json:"triggerSource"`
+	Region        string        `json:"region"`
+	UserPoolID    string        `json:"userPoolId"`
+	CallerContext CallerContext `json:"callerContext"`
+	UserName      string        `json:"userName"`
+}
+
+// CallerContext says which SDK and app client made the request.
+type CallerContext struct {
+	AWSSDKVersion string `json:"awsSdkVersion"`
+	ClientID      string `json:"clientId"`
 }
 
 // Request is the request part of the event.

@@ -27,7 +27,7 @@ func TestEventFixturesRoundTrip(t *testing.T) {
 				t.Errorf("code presence = %v, want %v", ev.Ciphertext() != "", trig.HasCode())
 			}
 			if ev.Attr("email") == "" || ev.UserPoolID == "" || ev.CallerContext.ClientID == "" {
-				t.Errorf("fields lost: %+v", ev.CognitoEventUserPoolsHeader)
+				t.Errorf("fields lost: %+v", ev.Header)
 			}
 			out, err := json.Marshal(ev)
 			if err != nil {

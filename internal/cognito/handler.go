@@ -131,8 +131,6 @@ type Stages struct {
 	Suppression float64 `json:"suppression_ms,omitempty"`
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 // Retryable reports whether the invocation should fail so that Lambda's
 // asynchronous retry sends the event again.
 func (r Result) Retryable() bool { return r.Outcome == OutcomeFailed }
@@ -249,7 +247,7 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Resu
 		key := EventKey(ev)
 		t0 := time.Now()
 		cerr := h.Deduper.Claim(ctx, key)
-		st.Claim = ms(time.Since(t0))
+		st.Claim = timing.MS(time.Since(t0))
 		if cerr != nil {
 			if errors.Is(cerr, failure.ErrDuplicate) {
 				return "", "", cerr
@@ -282,7 +280,7 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Resu
 		wctx, wait := timing.WithWait(ctx)
 		t0 := time.Now()
 		code, err = h.Decrypter.Decrypt(wctx, ev.Ciphertext(), ev.UserPoolID)
-		st.Decrypt, st.KMSWait = ms(time.Since(t0)), ms(wait.Total())
+		st.Decrypt, st.KMSWait = timing.MS(time.Since(t0)), timing.MS(wait.Total())
 		if err != nil {
 			return "", "", err
 		}
@@ -296,7 +294,7 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Resu
 	}
 	t0 := time.Now()
 	msg, err := h.Renderer.Render(renderData(ev, trigger, email, code, h.PoolClients[ev.UserPoolID]))
-	st.Render = ms(time.Since(t0))
+	st.Render = timing.MS(time.Since(t0))
 	if err != nil {
 		return "", code, failure.Permanent(failure.ReasonRenderFailed, err)
 	}
@@ -313,20 +311,20 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Resu
 	}
 	t0 = time.Now()
 	raw, err := h.Sender.Build(out)
-	st.MIME = ms(time.Since(t0))
+	st.MIME = timing.MS(time.Since(t0))
 	if err != nil {
 		return "", code, err
 	}
 	if ready != nil {
 		_, rerr := ready.wait()
-		st.Ready = ms(ready.took)
+		st.Ready = timing.MS(ready.took)
 		if rerr != nil {
 			return "", code, rerr
 		}
 	}
 	if supp != nil {
 		s, serr := supp.wait()
-		st.Suppression = ms(supp.took)
+		st.Suppression = timing.MS(supp.took)
 		switch {
 		case serr != nil:
 			res.SuppressionCheckFailed = true
@@ -337,7 +335,7 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Resu
 	}
 	t0 = time.Now()
 	msgID, err = h.Sender.Deliver(ctx, raw, out)
-	st.Send = ms(time.Since(t0))
+	st.Send = timing.MS(time.Since(t0))
 	return msgID, code, err
 }
 
@@ -474,7 +472,7 @@ func link(s string) string {
 // finish classifies err, logs the one line of this invocation and returns
 // the result. email and code are scrubbed from the error text.
 func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err error, email, code string) Result {
-	res.DurationMS = float64(h.now().Sub(start).Microseconds()) / 1000
+	res.DurationMS = timing.MS(h.now().Sub(start))
 	if res.RequestID = RequestIDFrom(ctx); res.RequestID == "" {
 		res.RequestID = NewRequestID()
 	}

@@ -9,6 +9,10 @@
 // accepts only data keys wrapped by the configured key ARNs, and refuses a
 // message whose authenticated userpool-id is not the event's pool, or whose
 // pool is not allowed, before any mail is built.
+//
+// It must not know the event beyond its ciphertext and pool, the templates,
+// SES, Lambda or the environment: the KMS client and the allowed keys and
+// pools are given to New.
 package decrypt
 
 import (

@@ -47,6 +47,10 @@
 // `req#` and the event items carry `recipient`, so the `by-recipient` index
 // finds each attempt once and every event; the `msg#` copy of an attempt
 // leaves it out.
+//
+// It must not know who writes or reads the record (the sender's handler, the
+// events function, trace), Lambda or the environment: the DynamoDB client
+// and the table name come in through Store.
 package delivery
 
 import (

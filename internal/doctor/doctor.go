@@ -5,6 +5,10 @@
 // alarms, and (dns.go) the DNS records receivers judge the mail by (DMARC and
 // DKIM alignment, the MAIL FROM domain's SPF, the Easy DKIM CNAMEs). Each
 // check says what it found and, when it fails, what to fix.
+//
+// It must not know how the mailer sends or where the configuration comes
+// from: cmd/mailer hands it the clients and the settings to check, and
+// prints what it returns.
 package doctor
 
 import (

@@ -8,6 +8,9 @@
 // same): partition key `id` (string), TTL attribute `expires_at` (epoch
 // seconds). Items also carry `status` ("in_progress" or "sent"),
 // `lease_until` (epoch seconds) and, once sent, `message_id`.
+//
+// It must not know what is sent, nor Lambda or the environment: it claims
+// opaque keys in the table it is given.
 package idempotency
 
 import (

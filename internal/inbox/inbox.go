@@ -10,8 +10,11 @@
 // it with enmime and extracts the code from its labelled line, cross-checked
 // with the HTML part and the reset link. Wait polls with backoff.
 //
-// Nothing here logs. No error or Verdict field carries a mail body; the code
-// is only in Verdict.Code.
+// Open builds a Source from its spec (--source) with the dependencies the
+// caller passes (the IMAP password, the S3 client). The package must not
+// know the command line, the environment, Cognito or the round trip (package
+// reset), and nothing here logs. No error or Verdict field carries a mail
+// body; the code is only in Verdict.Code.
 package inbox
 
 import (

@@ -9,6 +9,9 @@
 //
 // SuppressionCheckErrors (Count, no dimensions) counts the invocations whose
 // suppression look-up failed and whose mail went out unchecked.
+//
+// It must not know the handler's internals, AWS clients or the environment:
+// it formats the counts it is given onto the writer it is given.
 package metrics
 
 import (

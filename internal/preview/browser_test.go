@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
+	"github.com/Phenom-earth/phenom-mailer/internal/standin"
 )
 
 // The browser tests open every mail in Debian's Chromium, headless, at
@@ -87,20 +88,11 @@ func newBrowser(t *testing.T) context.Context {
 // repoRoot is the folder holding go.mod.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	root, err := standin.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
+	return root
 }
 
 // screenshotDir is .screenshots/ at the repository root, emptied of the

@@ -5,7 +5,8 @@
 // edited, or through a sender to a real inbox. Every mail goes through the
 // same checks (Checks) the tests hold the templates to.
 //
-// Nothing here reads the environment; cmd/mailer wires it.
+// It must not know the environment, Lambda or how a live sender is
+// configured: cmd/mailer wires it (the renderer, the sender, the folder).
 package preview
 
 import (

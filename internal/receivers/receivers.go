@@ -7,8 +7,8 @@
 // returns an error that satisfies IsMissing, so that callers can say "not
 // checked" instead of failing (the tests do fail on it under CI=true).
 //
-// Nothing here reads the environment; results name rules, properties and
-// families, never a code or a body.
+// It must not know how a mail was built or sent, nor the environment;
+// results name rules, properties and families, never a code or a body.
 package receivers
 
 import (

@@ -121,7 +121,8 @@ func (sa SpamAssassin) Score(ctx context.Context, mails [][]byte) ([]SpamResult,
 		args = append(args, name)
 	}
 	cmd := exec.CommandContext(ctx, perl, args...)
-	cmd.Env = append(os.Environ(), "HOME="+state)
+	// The tool inherits this process's environment, with a HOME of its own.
+	cmd.Env = append(cmd.Environ(), "HOME="+state)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

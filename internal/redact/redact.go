@@ -2,6 +2,8 @@
 // JSON, delivery records and `mailer trace`. It is the one place the mask's
 // format is defined: the first character of the local part and the domain,
 // "qa+reset@thephenom.app" shown as "q***@thephenom.app".
+//
+// It must not know where the text comes from or goes.
 package redact
 
 import (

@@ -7,8 +7,10 @@
 // for its context, then go-premailer inlines the CSS; the subject and the
 // text part go through text/template. Every human-readable string comes
 // from a message catalogue per language (locales/<locale>.json in the same
-// fs.FS), chosen by Data.Locale with English as the fallback. The package
-// knows nothing of AWS, Lambda or environment variables.
+// fs.FS), chosen by Data.Locale with English as the fallback.
+//
+// It must not know AWS, Lambda, the event's encryption or environment
+// variables: it gets plain Data and an fs.FS.
 package render
 
 import (

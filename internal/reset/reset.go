@@ -1,11 +1,15 @@
-// Package reset runs a whole password reset as a user would:
-// ForgotPassword, wait for the mail that arrived after the request, check
-// and read it (package inbox), ConfirmForgotPassword with a fresh strong
-// password, sign in with that password (USER_SRP_AUTH by default, or
-// USER_PASSWORD_AUTH), and verify the ID token's email claim.
+// Package reset holds the inbox reader's use cases, each a sequence of
+// timed stages reported as they end. Run is a whole password reset as a
+// user would do it: ForgotPassword, wait for the mail that arrived after
+// the request, check and read it (package inbox), ConfirmForgotPassword
+// with a fresh strong password, sign in with that password (USER_SRP_AUTH
+// by default, or USER_PASSWORD_AUTH), and verify the ID token's email
+// claim. Read is the middle alone: find one mail and check it.
 //
-// The new password lives only in the Report (never in JSON, never in an
-// error); codes and passwords never reach an error message.
+// It must not know the command line, the environment or how its report is
+// printed; the Cognito client and the inbox source are given to it. The new
+// password lives only in the Report (never in JSON, never in an error);
+// codes and passwords never reach an error message.
 package reset
 
 import (
@@ -27,6 +31,7 @@ import (
 
 	"github.com/Phenom-earth/phenom-mailer/internal/inbox"
 	"github.com/Phenom-earth/phenom-mailer/internal/srp"
+	"github.com/Phenom-earth/phenom-mailer/internal/timing"
 )
 
 // Cognito is the part of the Cognito user pools client a round trip calls.
@@ -77,14 +82,6 @@ type Config struct {
 	// Now and Rand are seams for tests (time.Now and crypto/rand when nil).
 	Now  func() time.Time
 	Rand io.Reader
-}
-
-// Stage is one step's outcome.
-type Stage struct {
-	Name       string  `json:"name"`
-	OK         bool    `json:"ok"`
-	DurationMS float64 `json:"duration_ms"`
-	Detail     string  `json:"detail,omitempty"`
 }
 
 // Report is what a round trip did.
@@ -192,17 +189,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep := &Report{Auth: cfg.Auth, Stages: []Stage{}}
 	start := now()
-	defer func() { rep.TotalMS = ms(now().Sub(start)) }()
-	stage := func(name string, t0 time.Time, err error, detail string) {
-		s := Stage{Name: name, OK: err == nil, DurationMS: ms(now().Sub(t0)), Detail: detail}
-		if err != nil && detail == "" {
-			s.Detail = err.Error()
-		}
-		rep.Stages = append(rep.Stages, s)
-		if cfg.Progress != nil {
-			cfg.Progress(s)
-		}
-	}
+	defer func() { rep.TotalMS = timing.MS(now().Sub(start)) }()
+	stage := stages{list: &rep.Stages, now: now, progress: cfg.Progress}.add
 
 	// 1. ForgotPassword. Only mail received after this instant counts, and
 	// none that the source already held before it.
@@ -456,8 +444,6 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Password alphabet: letters, digits and symbols Cognito accepts in a
 // password policy, without quotes, backslash and space so it can be pasted.

@@ -1,6 +1,10 @@
 // Package send turns a rendered message into raw MIME (enmime), optionally
 // DKIM-signs it (go-msgauth), and hands it to a Transport: SES v2 in
 // production, a Maildir on a developer's machine.
+//
+// It must not know Cognito events, templates or the environment: the From
+// address, the DKIM key and the Transport (the SES client) are given to
+// Sender.
 package send
 
 import (

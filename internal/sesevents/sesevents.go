@@ -11,6 +11,10 @@
 // handles (malformed, an SNS subscription confirmation, an Open or Click
 // event, an identity feedback notification) is ignored with a reason and
 // never retried: retrying cannot make it readable.
+//
+// It must not know the sender's handler, Lambda's SDK types or the
+// environment: it reads JSON and writes through the delivery store it is
+// given.
 package sesevents
 
 import (

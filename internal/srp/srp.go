@@ -6,6 +6,9 @@
 // It is proven by known-answer vectors that the JavaScript library itself
 // produced (testdata/vectors.json, made by scripts/gen-srp-vectors.mjs).
 // Nothing here logs, and no error quotes a password.
+//
+// It must not know the Cognito client or the network: it is arithmetic over
+// the values Cognito sends.
 package srp
 
 import (

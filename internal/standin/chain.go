@@ -76,7 +76,7 @@ func StartChain(ctx context.Context) (c *Chain, err error) {
 			started.Close()
 		}
 	}()
-	rie, err := findRIE()
+	rie, err := FindRIE()
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +280,9 @@ func (c *Chain) IMAPSource() string {
 	return "imap://" + ChainUser + "@" + c.Dovecot.IMAPAddr + "/INBOX"
 }
 
-func findRIE() (string, error) {
+// FindRIE finds aws-lambda-rie: on PATH, else in the repository's bin/
+// (where make deps installs it); ErrRIEMissing when it is in neither.
+func FindRIE() (string, error) {
 	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
 		return p, nil
 	}

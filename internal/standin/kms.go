@@ -6,6 +6,10 @@
 // correcting proxy, and EncryptWithNode mints Cognito-shaped ciphertexts
 // with the independent JavaScript Encryption SDK. Every listener binds
 // 127.0.0.1 only.
+//
+// Test support: no shipped package may import it (internal/arch_test.go). It
+// may read the environment (CI=true, what its child servers inherit): it is
+// the tests' boundary, as cmd/ is the shipped code's.
 package standin
 
 import (

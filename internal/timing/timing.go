@@ -1,6 +1,9 @@
 // Package timing lets an invocation add up the time it spent waiting on
 // remote services, from deep inside client code, so that the handler can
 // report its own work apart from the waiting.
+//
+// MS is the one conversion of a duration to the milliseconds reports carry.
+// It must not know what is being timed.
 package timing
 
 import (
@@ -29,3 +32,7 @@ func AddWait(ctx context.Context, d time.Duration) {
 
 // Total is the waiting time collected so far.
 func (w *Wait) Total() time.Duration { return time.Duration(w.ns.Load()) }
+
+// MS is d in milliseconds with microsecond precision: how reports, logs and
+// metrics give a duration.
+func MS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

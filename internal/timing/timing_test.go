@@ -23,3 +23,9 @@ func TestWaitAddsUpConcurrently(t *testing.T) {
 		t.Fatal("a wait without the collector's context was counted")
 	}
 }
+
+func TestMSKeepsMicroseconds(t *testing.T) {
+	if got := MS(1234567 * time.Nanosecond); got != 1.234 {
+		t.Errorf("MS(1.234567ms) = %v, want 1.234", got)
+	}
+}

@@ -7,6 +7,9 @@
 // Nothing it prints holds a code, a temporary password or a full address:
 // the record holds none, and the only address printed is the one the
 // operator typed.
+//
+// It must not know the command line or the environment: cmd/mailer passes
+// the store, the SES client and what the operator asked.
 package trace
 
 import (
