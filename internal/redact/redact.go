@@ -27,7 +27,8 @@ func Email(addr string) string {
 	first := []rune(addr[:at])[0]
 	domain := addr[at+1:]
 	if len(domain) > maxDomain {
-		domain = domain[:maxDomain] + "..."
+		// Cut on a character boundary: a split character is dropped whole.
+		domain = strings.ToValidUTF8(domain[:maxDomain], "") + "..."
 	}
 	return string(first) + "***@" + domain
 }
