@@ -34,10 +34,10 @@ type Config struct {
 	DKIMPrivateKey     []byte // never logged
 	IdempotencyTable   string
 	CheckSuppression   bool
-	// Read by `mailer doctor` only.
-	EventsDLQURL         string
-	FailedEventsQueueURL string
-	AlarmPrefix          string
+	// Read by `mailer doctor` only (the failed-events queue's URL, read by
+	// doctor and trace, is Record.FailedEventsQueueURL).
+	EventsDLQURL string
+	AlarmPrefix  string
 	// PoolClients maps a user pool id to its default app client, the reset
 	// link's cid when Cognito names no client (MAILER_POOL_CLIENTS).
 	PoolClients map[string]string
@@ -73,7 +73,8 @@ const envDoc = `Environment:
   MAILER_EVENTS_DLQ_URL        URL of the SES events queue's dead-letter queue; mailer doctor reports what
                                waits in it (optional)
   MAILER_FAILED_EVENTS_QUEUE_URL URL of the queue of Cognito events that failed every attempt (the
-                               function's on-failure destination); mailer doctor reports them (optional)
+                               function's on-failure destination); mailer doctor reports them, mailer
+                               trace finds them by request id or address (optional)
   MAILER_ALARM_PREFIX          prefix of the alarms deploy/terraform creates ("<name>-<environment>-");
                                mailer doctor checks they exist (optional)
   MAILER_POOL_CLIENTS          poolId=clientId,... each pool's default app client, the reset link's cid when the
@@ -104,24 +105,23 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return b
 	}
 	c := Config{
-		KMSKeyARNs:           splitList(getenv("MAILER_KMS_KEY_ARNS")),
-		AllowedPools:         splitList(getenv("MAILER_ALLOWED_POOLS")),
-		RequirePoolContext:   boolVar("MAILER_REQUIRE_POOL_CONTEXT", true),
-		ResetURL:             orDefault(getenv("PASSWORD_RESET_URL"), "https://www.thephenom.app/reset-password"),
-		From:                 orDefault(getenv("MAILER_FROM"), send.DefaultFrom),
-		ConfigurationSet:     strings.TrimSpace(getenv("MAILER_CONFIGURATION_SET")),
-		RequireDKIM:          boolVar("MAILER_REQUIRE_DKIM", true),
-		Delivery:             orDefault(getenv("MAILER_DELIVERY"), "ses"),
-		Timeout:              30 * time.Second,
-		Environment:          strings.TrimSpace(getenv("MAILER_ENVIRONMENT")),
-		SupportEmail:         orDefault(getenv("MAILER_SUPPORT_EMAIL"), "support@thephenom.app"),
-		DKIMSelector:         strings.TrimSpace(getenv("MAILER_DKIM_SELECTOR")),
-		DKIMDomain:           strings.TrimSpace(getenv("MAILER_DKIM_DOMAIN")),
-		IdempotencyTable:     strings.TrimSpace(getenv("MAILER_IDEMPOTENCY_TABLE")),
-		CheckSuppression:     boolVar("MAILER_CHECK_SUPPRESSION", true),
-		EventsDLQURL:         strings.TrimSpace(getenv("MAILER_EVENTS_DLQ_URL")),
-		FailedEventsQueueURL: strings.TrimSpace(getenv("MAILER_FAILED_EVENTS_QUEUE_URL")),
-		AlarmPrefix:          strings.TrimSpace(getenv("MAILER_ALARM_PREFIX")),
+		KMSKeyARNs:         splitList(getenv("MAILER_KMS_KEY_ARNS")),
+		AllowedPools:       splitList(getenv("MAILER_ALLOWED_POOLS")),
+		RequirePoolContext: boolVar("MAILER_REQUIRE_POOL_CONTEXT", true),
+		ResetURL:           orDefault(getenv("PASSWORD_RESET_URL"), "https://www.thephenom.app/reset-password"),
+		From:               orDefault(getenv("MAILER_FROM"), send.DefaultFrom),
+		ConfigurationSet:   strings.TrimSpace(getenv("MAILER_CONFIGURATION_SET")),
+		RequireDKIM:        boolVar("MAILER_REQUIRE_DKIM", true),
+		Delivery:           orDefault(getenv("MAILER_DELIVERY"), "ses"),
+		Timeout:            30 * time.Second,
+		Environment:        strings.TrimSpace(getenv("MAILER_ENVIRONMENT")),
+		SupportEmail:       orDefault(getenv("MAILER_SUPPORT_EMAIL"), "support@thephenom.app"),
+		DKIMSelector:       strings.TrimSpace(getenv("MAILER_DKIM_SELECTOR")),
+		DKIMDomain:         strings.TrimSpace(getenv("MAILER_DKIM_DOMAIN")),
+		IdempotencyTable:   strings.TrimSpace(getenv("MAILER_IDEMPOTENCY_TABLE")),
+		CheckSuppression:   boolVar("MAILER_CHECK_SUPPRESSION", true),
+		EventsDLQURL:       strings.TrimSpace(getenv("MAILER_EVENTS_DLQ_URL")),
+		AlarmPrefix:        strings.TrimSpace(getenv("MAILER_ALARM_PREFIX")),
 	}
 	if len(c.KMSKeyARNs) == 0 {
 		errs = append(errs, errors.New("MAILER_KMS_KEY_ARNS is required (comma-separated KMS key ARNs)"))
@@ -240,11 +240,16 @@ func orDefault(v, def string) string {
 type DeliveryConfig struct {
 	Table string        // MAILER_DELIVERY_TABLE; "" = no records
 	TTL   time.Duration // MAILER_DELIVERY_TTL
+	// FailedEventsQueueURL is the on-failure destination's queue
+	// (MAILER_FAILED_EVENTS_QUEUE_URL), read by doctor and trace; "" = not watched.
+	FailedEventsQueueURL string
 }
 
-// loadDeliveryConfig reads MAILER_DELIVERY_TABLE and MAILER_DELIVERY_TTL.
+// loadDeliveryConfig reads MAILER_DELIVERY_TABLE, MAILER_DELIVERY_TTL and
+// MAILER_FAILED_EVENTS_QUEUE_URL.
 func loadDeliveryConfig(getenv func(string) string) (DeliveryConfig, error) {
-	c := DeliveryConfig{Table: strings.TrimSpace(getenv("MAILER_DELIVERY_TABLE")), TTL: delivery.DefaultTTL}
+	c := DeliveryConfig{Table: strings.TrimSpace(getenv("MAILER_DELIVERY_TABLE")), TTL: delivery.DefaultTTL,
+		FailedEventsQueueURL: strings.TrimSpace(getenv("MAILER_FAILED_EVENTS_QUEUE_URL"))}
 	if v := strings.TrimSpace(getenv("MAILER_DELIVERY_TTL")); v != "" {
 		d, err := parseDays(v)
 		if err != nil || d <= 0 {

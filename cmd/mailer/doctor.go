@@ -90,7 +90,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 			// once that lands); the doctor only reads the table's schema.
 			DeliveryTable:        strings.TrimSpace(getenv("MAILER_DELIVERY_TABLE")),
 			EventsDLQURL:         cfg.EventsDLQURL,
-			FailedEventsQueueURL: cfg.FailedEventsQueueURL,
+			FailedEventsQueueURL: cfg.Record.FailedEventsQueueURL,
 			AlarmPrefix:          cfg.AlarmPrefix,
 			SESEvents:            ses,
 			SQS:                  sqs.NewFromConfig(awsCfg),

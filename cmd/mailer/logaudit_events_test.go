@@ -105,3 +105,65 @@ func TestLogAuditEventsAndTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestLogAuditFailedEvents extends the audit to the failed-events queue:
+// Lambda's on-failure records carry the whole Cognito event (the address
+// in clear, the code's ciphertext) and an error message that may quote
+// both; nothing of it may reach what `mailer trace` prints, in any form.
+func TestLogAuditFailedEvents(t *testing.T) {
+	c := failedEvents(t)
+	var byID, all strings.Builder
+	for _, args := range [][]string{
+		{"trace", "--request-id", c.withRecord}, {"trace", "--request-id", c.withRecord, "--json"},
+		{"trace", "--request-id", c.noRecord}, {"trace", "--request-id", c.noRecord, "--json"},
+	} {
+		out, errOut, code := runCmd(t, nil, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+		byID.WriteString(out + errOut)
+	}
+	byAddress, errOut, code := runCmd(t, nil, "trace", "--to", c.addr, "--json")
+	if code != 0 {
+		t.Fatalf("trace --to: exit %d\n%s", code, errOut)
+	}
+	byAddressText, errText, _ := runCmd(t, nil, "trace", "--to", c.addr)
+	all.WriteString(byID.String() + byAddress + errOut + byAddressText + errText)
+
+	// The paths that could leak were exercised: the error messages quoting
+	// the address (in another case) and the ciphertext were shown, scrubbed.
+	for _, want := range []string{"write mail for t***@thephenom.app", "SES said <T***@ThePhenom.app> and [redacted]"} {
+		if !strings.Contains(all.String(), want) {
+			t.Errorf("the audit did not see %q: a path was not exercised\n%s", want, all.String())
+		}
+	}
+	for i, s := range codes() {
+		if regexp.MustCompile(`(^|[^0-9])` + regexp.QuoteMeta(s) + `([^0-9]|$)`).MatchString(all.String()) {
+			t.Errorf("secret #%d (a code or temporary password) appears", i)
+		}
+	}
+	// The ciphertext, whole or any 24-character piece of it.
+	for i := 0; i+24 <= len(c.ciphertext); i += 12 {
+		if strings.Contains(all.String(), c.ciphertext[i:i+24]) {
+			t.Fatalf("a piece of the code's ciphertext appears (offset %d)", i)
+		}
+	}
+	if strings.Contains(strings.ToLower(byID.String()), c.addr) {
+		t.Error("the recipient's address appears in clear in a trace by id")
+	}
+	for _, l := range strings.Split(strings.TrimSpace(byAddress), "\n") {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(l), &obj); err != nil {
+			t.Fatal(err)
+		}
+		if obj["kind"] != "suppression" && strings.Contains(strings.ToLower(l), c.addr) {
+			t.Errorf("a %v line of trace --to --json prints the full address: %s", obj["kind"], l)
+		}
+	}
+	for _, l := range strings.Split(byAddressText, "\n") {
+		if strings.Contains(strings.ToLower(l), c.addr) && !strings.HasPrefix(l, "1 mail(s) to "+c.addr) &&
+			!strings.HasPrefix(l, "1 event(s) to "+c.addr) && !strings.HasPrefix(l, c.addr+" is ") {
+			t.Errorf("trace --to prints the address outside the echo of the query: %q", l)
+		}
+	}
+}

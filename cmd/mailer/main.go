@@ -67,7 +67,9 @@ const usage = `usage:
                                exit 0, or 4 when any record failed
   mailer trace --to ADDRESS [--since 7d] | --message-id ID | --request-id ID [--json]
                                what became of each matching mail: the invocation, SES's
-                               events, the suppression list; exit 0 found, 3 nothing found
+                               events, the suppression list, and an event that failed every
+                               attempt (MAILER_FAILED_EVENTS_QUEUE_URL); exit 0 found, 3
+                               nothing found
   mailer doctor [--json] [--resolver HOST:PORT]
                                check the live environment (SES account, From identity and
                                DKIM, KMS keys, configuration set, idempotency table; the

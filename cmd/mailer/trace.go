@@ -11,6 +11,7 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/awsretry"
 	"github.com/Phenom-earth/phenom-mailer/internal/trace"
@@ -20,7 +21,8 @@ import (
 const exitNotFound = 3
 
 // runTrace is `mailer trace`: it reads the delivery record
-// (MAILER_DELIVERY_TABLE) and SES's suppression list.
+// (MAILER_DELIVERY_TABLE), SES's suppression list and, by address or
+// request id, the failed-events queue (MAILER_FAILED_EVENTS_QUEUE_URL).
 func runTrace(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("trace", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -30,7 +32,9 @@ func runTrace(ctx context.Context, args []string, getenv func(string) string, st
 	requestID := fs.String("request-id", "", "the Lambda request id of the invocation")
 	asJSON := fs.Bool("json", false, "one JSON object per mail per line")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: mailer trace --to ADDRESS [--since 7d] [--json]\n       mailer trace --message-id ID [--json]\n       mailer trace --request-id ID [--json]\n\n")
+		fmt.Fprint(stderr, "usage: mailer trace --to ADDRESS [--since 7d] [--json]\n       mailer trace --message-id ID [--json]\n       mailer trace --request-id ID [--json]\n\n"+
+			"Reads the delivery record (MAILER_DELIVERY_TABLE), SES's suppression list and, by address or\n"+
+			"request id, the failed-events queue (MAILER_FAILED_EVENTS_QUEUE_URL), which it only peeks at.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -61,7 +65,7 @@ func runTrace(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return &exitError{Code: exitUsage, Err: fmt.Errorf("configuration: %w", err)}
 	}
-	if dc.Table == "" {
+	if dc.Table == "" && (dc.FailedEventsQueueURL == "" || q.MessageID != "") {
 		return &exitError{Code: exitUsage, Err: errors.New("trace reads the delivery record: set MAILER_DELIVERY_TABLE")}
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
@@ -71,7 +75,15 @@ func runTrace(ctx context.Context, args []string, getenv func(string) string, st
 	sup := trace.SESSuppressions{Client: sesv2.NewFromConfig(awsCfg, func(o *sesv2.Options) {
 		o.Retryer = awsretry.Repeatable(3, time.Second)
 	})}
-	rep, err := trace.Run(ctx, newDeliveryStore(awsCfg, dc), sup, q)
+	var store trace.Store
+	if dc.Table != "" {
+		store = newDeliveryStore(awsCfg, dc)
+	}
+	var failed trace.FailedQueue
+	if dc.FailedEventsQueueURL != "" {
+		failed = trace.SQSFailedQueue{Client: sqs.NewFromConfig(awsCfg), URL: dc.FailedEventsQueueURL}
+	}
+	rep, err := trace.Run(ctx, store, sup, failed, q)
 	if err != nil {
 		return fmt.Errorf("trace: %w", err)
 	}

@@ -16,6 +16,8 @@ import (
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/sqspeek"
 )
 
 // The delivery checks (issue 11): SES events reach the mailer, the
@@ -43,6 +45,7 @@ type SESEventsAPI interface {
 type SQSAPI interface {
 	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
 }
 
 // CloudWatchAPI is what the doctor asks CloudWatch about the alarms.
@@ -222,9 +225,10 @@ func deliveryTable(ctx context.Context, db DynamoAPI, name string) []Check {
 // queue reports how many messages wait in a dead-letter queue and how old
 // the oldest is. SQS has no attribute for the age (CloudWatch's
 // ApproximateAgeOfOldestMessage is a metric, minutes late): the doctor
-// receives up to 10 messages with VisibilityTimeout 0, so that they stay
-// visible, and reads their SentTimestamp. That is a sample, and it adds one
-// to each sampled message's receive count; bodies are never read.
+// peeks at up to 10 messages (sqspeek.Peek, shared with `mailer trace`:
+// received, then made visible again at once) and reads their
+// SentTimestamp. That is a sample, and it adds one to each sampled
+// message's receive count; bodies are dropped unread.
 func queue(ctx context.Context, d DeliveryConfig, name, env, url, meaning string) Check {
 	if url == "" {
 		return Check{name, Warn, env + " is not set: the queue is not watched", "set " + env + " (deploy/terraform outputs it)"}
@@ -257,31 +261,17 @@ func queue(ctx context.Context, d DeliveryConfig, name, env, url, meaning string
 }
 
 func oldest(ctx context.Context, d DeliveryConfig, url string) (string, bool) {
-	out, err := d.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl:                    &url,
-		MaxNumberOfMessages:         10,
-		VisibilityTimeout:           0,
-		WaitTimeSeconds:             0,
-		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameSentTimestamp},
-	})
-	if err != nil || len(out.Messages) == 0 {
-		return "", false
-	}
-	var first int64
-	for _, m := range out.Messages {
-		ms, err := strconv.ParseInt(m.Attributes[string(sqstypes.MessageSystemAttributeNameSentTimestamp)], 10, 64)
-		if err == nil && (first == 0 || ms < first) {
-			first = ms
-		}
-	}
-	if first == 0 {
+	// One receive of up to 10 messages, bodies dropped (sqspeek).
+	msgs, _ := sqspeek.Peek(ctx, d.SQS, url, 1, false) // an error leaves what was seen
+	first, ok := sqspeek.Oldest(msgs)
+	if !ok {
 		return "", false
 	}
 	now := time.Now
 	if d.Now != nil {
 		now = d.Now
 	}
-	age := now().Sub(time.UnixMilli(first))
+	age := now().Sub(first)
 	if age < 0 {
 		age = 0
 	}

@@ -79,6 +79,8 @@ type fakeSQS struct {
 	attrs map[string]string
 	err   error
 	sent  []time.Time
+	// released counts the messages made visible again.
+	released *int
 }
 
 func (f fakeSQS) GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
@@ -86,14 +88,25 @@ func (f fakeSQS) GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInpu
 }
 
 func (f fakeSQS) ReceiveMessage(_ context.Context, in *sqs.ReceiveMessageInput, _ ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
-	if in.VisibilityTimeout != 0 {
-		panic("the doctor must not hide the messages it samples")
-	}
 	var ms []sqstypes.Message
-	for _, s := range f.sent {
-		ms = append(ms, sqstypes.Message{Attributes: map[string]string{"SentTimestamp": strconv.FormatInt(s.UnixMilli(), 10)}})
+	for i, s := range f.sent {
+		ms = append(ms, sqstypes.Message{ReceiptHandle: aws.String(strconv.Itoa(i)), Attributes: map[string]string{"SentTimestamp": strconv.FormatInt(s.UnixMilli(), 10)}})
 	}
 	return &sqs.ReceiveMessageOutput{Messages: ms}, nil
+}
+
+// ChangeMessageVisibilityBatch: the doctor must make what it sampled
+// visible again at once.
+func (f fakeSQS) ChangeMessageVisibilityBatch(_ context.Context, in *sqs.ChangeMessageVisibilityBatchInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error) {
+	for _, e := range in.Entries {
+		if e.VisibilityTimeout != 0 {
+			panic("the doctor must make the messages it samples visible again")
+		}
+	}
+	if f.released != nil {
+		*f.released += len(in.Entries)
+	}
+	return &sqs.ChangeMessageVisibilityBatchOutput{}, nil
 }
 
 func TestQueue(t *testing.T) {
@@ -101,11 +114,15 @@ func TestQueue(t *testing.T) {
 	url := "https://sqs.us-east-1.amazonaws.com/123456789012/phenom-mailer-staging-failed-events"
 	d := DeliveryConfig{Now: func() time.Time { return now }}
 
+	released := 0
 	d.SQS = fakeSQS{attrs: map[string]string{"ApproximateNumberOfMessages": "3", "ApproximateNumberOfMessagesNotVisible": "0"},
-		sent: []time.Time{now.Add(-90 * time.Minute), now.Add(-3 * time.Hour), now.Add(-time.Minute)}}
+		sent: []time.Time{now.Add(-90 * time.Minute), now.Add(-3 * time.Hour), now.Add(-time.Minute)}, released: &released}
 	c := queue(context.Background(), d, "failed events", "MAILER_FAILED_EVENTS_QUEUE_URL", url, "look")
 	if c.Status != Warn || c.Detail != "phenom-mailer-staging-failed-events holds 3 message(s), the oldest sent 3h0m0s ago" {
 		t.Errorf("%+v", c)
+	}
+	if released != 3 {
+		t.Errorf("%d sampled message(s) made visible again, want 3", released)
 	}
 
 	d.SQS = fakeSQS{err: &smithy.GenericAPIError{Code: "AWS.SimpleQueueService.NonExistentQueue", Message: "no"}}

@@ -1,11 +1,14 @@
 // Package trace answers "did this person get their mail, and if not, why?"
-// from the delivery record (package delivery) and SES's account-level
-// suppression list: for each matching mail, the invocation of the mailer,
+// from the delivery record (package delivery), SES's account-level
+// suppression list and the failed-events queue (Lambda's on-failure records
+// of Cognito events that failed every attempt, failed.go): for each
+// matching mail, the invocation of the mailer,
 // SES accepting it, every event SES reported, and a verdict, as a story
 // for an operator or as JSON, one object per mail per line.
 //
 // Nothing it prints holds a code, a temporary password or a full address:
-// the record holds none, and the only address printed is the one the
+// the record holds none, a failed event's payload is never printed (its
+// error message is scrubbed), and the only address printed is the one the
 // operator typed.
 //
 // It must not know the command line or the environment: cmd/mailer passes
@@ -64,15 +67,32 @@ type Report struct {
 	Suppression *Suppression
 	// SuppressionNote says why the list could not be checked, when it could not.
 	SuppressionNote string
+	// Failed are the failed-events queue's records that match (by address
+	// or request id); those of a request in Mails are shown on that mail.
+	Failed []FailedEvent
+	// FailedNote says why the queue was not (fully) read, when it was not.
+	FailedNote string
+	// RecordNote says the delivery record was not read, when it was not.
+	RecordNote string
 }
 
-// Found reports whether anything was found: a mail or a suppression entry.
-func (r Report) Found() bool { return len(r.Mails) > 0 || r.Suppression != nil }
+// Found reports whether anything was found: a mail, a suppression entry or
+// a failed event.
+func (r Report) Found() bool { return len(r.Mails) > 0 || r.Suppression != nil || len(r.Failed) > 0 }
 
-// Run answers q.
-func Run(ctx context.Context, store Store, sup Suppressions, q Query) (Report, error) {
+// Run answers q. store may be nil when only the failed-events queue is
+// configured (a query by message id then needs the store); failed may be
+// nil when no queue is, and sup when the list is not checked.
+func Run(ctx context.Context, store Store, sup Suppressions, failed FailedQueue, q Query) (Report, error) {
 	r := Report{Query: q}
 	var err error
+	if store == nil {
+		if q.MessageID != "" {
+			return r, errors.New("trace: a message id is looked up in the delivery record, and none is configured")
+		}
+		r.RecordNote = "the delivery record was not read (none is configured)"
+		store = noStore{}
+	}
 	switch {
 	case q.To != "":
 		q.To = strings.ToLower(strings.TrimSpace(q.To))
@@ -98,7 +118,61 @@ func Run(ctx context.Context, store Store, sup Suppressions, q Query) (Report, e
 	default:
 		return r, errors.New("trace: give an address, a message id or a request id")
 	}
-	return r, err
+	if err != nil {
+		return r, err
+	}
+	if q.To != "" || q.RequestID != "" {
+		if failed == nil {
+			r.FailedNote = "the failed-events queue was not checked (none is configured)"
+		} else {
+			r.Failed, r.FailedNote = findFailed(ctx, failed, q)
+		}
+	}
+	return r, nil
+}
+
+type noStore struct{}
+
+func (noStore) ByRecipient(context.Context, string, time.Time) ([]delivery.Mail, error) {
+	return nil, nil
+}
+func (noStore) ByMessageID(context.Context, string) ([]delivery.Mail, error) { return nil, nil }
+func (noStore) ByRequestID(context.Context, string) ([]delivery.Mail, error) { return nil, nil }
+
+// placeFailed attaches each failed event to the first mail with an attempt
+// of its request (preferring one SES never accepted); the rest have no
+// attempt in the record.
+func (r Report) placeFailed() (onMail map[int]*FailedEvent, alone []FailedEvent) {
+	onMail = map[int]*FailedEvent{}
+	for i := range r.Failed {
+		f := &r.Failed[i]
+		at := -1
+		for j, m := range r.Mails {
+			if _, taken := onMail[j]; taken {
+				continue
+			}
+			for _, a := range m.Attempts {
+				if a.RequestID == f.RequestID && (at < 0 || m.MessageID == "") {
+					at = j
+				}
+			}
+		}
+		if at < 0 {
+			alone = append(alone, *f)
+			continue
+		}
+		onMail[at] = f
+	}
+	return onMail, alone
+}
+
+// mailVerdict is Verdict, unless the mail's event failed every attempt
+// before SES accepted anything.
+func mailVerdict(m delivery.Mail, f *FailedEvent) string {
+	if f != nil && m.MessageID == "" {
+		return FailedVerdict(*f)
+	}
+	return Verdict(m)
 }
 
 // RemoveCommand is the AWS CLI command that takes addr off the account's
@@ -204,9 +278,13 @@ func (r Report) WriteText(w io.Writer) error {
 	default:
 		subject = "of request " + r.Query.RequestID
 	}
-	if len(r.Mails) == 0 {
+	onMail, alone := r.placeFailed()
+	switch {
+	case r.RecordNote != "":
+		fmt.Fprintf(&b, "Note: %s.\n", r.RecordNote)
+	case len(r.Mails) == 0:
 		fmt.Fprintf(&b, "No mail %s in the delivery record.\n", subject)
-	} else {
+	default:
 		fmt.Fprintf(&b, "%d mail(s) %s:\n", len(r.Mails), subject)
 	}
 	removal := false
@@ -218,14 +296,47 @@ func (r Report) WriteText(w io.Writer) error {
 		if m.MessageID != "" {
 			fmt.Fprintf(&b, ", SES message id %s", m.MessageID)
 		}
-		fmt.Fprintf(&b, "\n  verdict: %s\n", Verdict(m))
+		fmt.Fprintf(&b, "\n  verdict: %s\n", mailVerdict(m, onMail[i]))
 		for _, a := range m.Attempts {
 			fmt.Fprintf(&b, "  %s  %s\n", stamp(a.Time), attemptLine(a))
 		}
 		for _, e := range m.Events {
 			fmt.Fprintf(&b, "  %s  %s\n", stamp(e.Time), eventLine(e))
 		}
+		if f := onMail[i]; f != nil {
+			for _, l := range failedLines(*f) {
+				fmt.Fprintf(&b, "  %s\n", l)
+			}
+			fmt.Fprintf(&b, "  what to do: %s\n", FailedAdvice)
+		}
 		removal = removal || needsRemoval(m)
+	}
+	if len(alone) > 0 {
+		fmt.Fprintf(&b, "\n%d event(s) %s in the failed-events queue with no attempt in the delivery record "+
+			"(the record is not configured, or its write failed):\n", len(alone), subject)
+	}
+	for i, f := range alone {
+		fmt.Fprintf(&b, "\nFailed event %d of %d", i+1, len(alone))
+		if f.Trigger != "" {
+			fmt.Fprintf(&b, ": a %s event", f.Trigger)
+			if f.Pool != "" {
+				fmt.Fprintf(&b, " of pool %s", f.Pool)
+			}
+			if f.ClientID != "" {
+				fmt.Fprintf(&b, " (client %s)", f.ClientID)
+			}
+		}
+		if f.Recipient != "" {
+			fmt.Fprintf(&b, " to %s", f.Recipient)
+		}
+		fmt.Fprintf(&b, "\n  verdict: %s\n", FailedVerdict(f))
+		for _, l := range failedLines(f) {
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+		fmt.Fprintf(&b, "  what to do: %s\n", FailedAdvice)
+	}
+	if r.FailedNote != "" {
+		fmt.Fprintf(&b, "\nNote: %s.\n", r.FailedNote)
 	}
 	switch {
 	case r.Suppression != nil:
@@ -345,12 +456,21 @@ func orUnknown(s string) string {
 
 // jsonMail is one line of --json output.
 type jsonMail struct {
-	Kind      string             `json:"kind"` // "mail"
+	Kind      string             `json:"kind"` // "mail", or "failed_event" for one with no attempt in the record
 	MessageID string             `json:"message_id,omitempty"`
 	Recipient string             `json:"recipient,omitempty"`
 	Verdict   string             `json:"verdict"`
 	Attempts  []delivery.Attempt `json:"attempts"`
 	Events    []delivery.Event   `json:"events"`
+	// FailedEvent is the failed-events queue's record of the request.
+	FailedEvent *FailedEvent `json:"failed_event,omitempty"`
+	Advice      string       `json:"advice,omitempty"`
+}
+
+// jsonNote carries a note about a source that was not read.
+type jsonNote struct {
+	Kind string `json:"kind"` // "note"
+	Note string `json:"note"`
 }
 
 type jsonSuppression struct {
@@ -362,13 +482,19 @@ type jsonSuppression struct {
 	Note          string       `json:"note,omitempty"`
 }
 
-// WriteJSON writes one JSON object per mail per line, then, when the query
+// WriteJSON writes one JSON object per mail per line (a failed event with
+// no attempt in the record is a mail of kind "failed_event"), then one
+// "note" object per source that could not be read, then, when the query
 // was by address, one object about the suppression list.
 func (r Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
-	for _, m := range r.Mails {
-		jm := jsonMail{Kind: "mail", MessageID: m.MessageID, Recipient: m.Recipient(), Verdict: Verdict(m),
-			Attempts: m.Attempts, Events: m.Events}
+	onMail, alone := r.placeFailed()
+	for i, m := range r.Mails {
+		jm := jsonMail{Kind: "mail", MessageID: m.MessageID, Recipient: m.Recipient(), Verdict: mailVerdict(m, onMail[i]),
+			Attempts: m.Attempts, Events: m.Events, FailedEvent: onMail[i]}
+		if jm.FailedEvent != nil {
+			jm.Advice = FailedAdvice
+		}
 		if jm.Attempts == nil {
 			jm.Attempts = []delivery.Attempt{}
 		}
@@ -377,6 +503,21 @@ func (r Report) WriteJSON(w io.Writer) error {
 		}
 		if err := enc.Encode(jm); err != nil {
 			return err
+		}
+	}
+	for i := range alone {
+		f := alone[i]
+		jm := jsonMail{Kind: "failed_event", Recipient: f.Recipient, Verdict: FailedVerdict(f),
+			Attempts: []delivery.Attempt{}, Events: []delivery.Event{}, FailedEvent: &f, Advice: FailedAdvice}
+		if err := enc.Encode(jm); err != nil {
+			return err
+		}
+	}
+	for _, n := range []string{r.RecordNote, r.FailedNote} {
+		if n != "" {
+			if err := enc.Encode(jsonNote{Kind: "note", Note: n}); err != nil {
+				return err
+			}
 		}
 	}
 	if r.Query.To == "" {

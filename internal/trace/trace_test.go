@@ -53,7 +53,7 @@ func suppressedMail() delivery.Mail {
 func TestSuppressionEntryAloneIsFound(t *testing.T) {
 	sup := &fakeSup{s: &Suppression{Reason: "BOUNCE", Since: since}}
 	store := &fakeStore{}
-	rep, err := Run(context.Background(), store, sup, Query{To: " Test-Staging@ThePhenom.app "})
+	rep, err := Run(context.Background(), store, sup, nil, Query{To: " Test-Staging@ThePhenom.app "})
 	if err != nil || !rep.Found() {
 		t.Fatalf("found %v, %v", rep.Found(), err)
 	}
@@ -76,7 +76,7 @@ func TestSuppressionEntryAloneIsFound(t *testing.T) {
 }
 
 func TestSuppressionLookupFailureDegrades(t *testing.T) {
-	rep, err := Run(context.Background(), &fakeStore{mails: []delivery.Mail{suppressedMail()}}, &fakeSup{err: errors.New("AccessDenied for test-staging@thephenom.app")}, Query{To: "test-staging@thephenom.app"})
+	rep, err := Run(context.Background(), &fakeStore{mails: []delivery.Mail{suppressedMail()}}, &fakeSup{err: errors.New("AccessDenied for test-staging@thephenom.app")}, nil, Query{To: "test-staging@thephenom.app"})
 	if err != nil || !rep.Found() {
 		t.Fatal(err)
 	}
@@ -94,13 +94,13 @@ func TestSuppressionLookupFailureDegrades(t *testing.T) {
 }
 
 func TestTracedByIDHasAPlaceholder(t *testing.T) {
-	rep, _ := Run(context.Background(), &fakeStore{mails: []delivery.Mail{suppressedMail()}}, nil, Query{RequestID: "r-1"})
+	rep, _ := Run(context.Background(), &fakeStore{mails: []delivery.Mail{suppressedMail()}}, nil, nil, Query{RequestID: "r-1"})
 	var b bytes.Buffer
 	_ = rep.WriteText(&b)
 	if !strings.Contains(b.String(), "--email-address '<address>'") || !strings.Contains(b.String(), "(BOUNCE since 2026-11-20 08:00:00.000 UTC)") {
 		t.Errorf("text:\n%s", b.String())
 	}
-	if rep, _ := Run(context.Background(), &fakeStore{}, nil, Query{MessageID: "m"}); rep.Found() {
+	if rep, _ := Run(context.Background(), &fakeStore{}, nil, nil, Query{MessageID: "m"}); rep.Found() {
 		t.Error("nothing found, yet Found")
 	}
 }
