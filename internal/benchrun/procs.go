@@ -103,11 +103,11 @@ func (s *stack) peerEnv() []string {
 }
 
 // buildMailer builds the mailer for this machine with the Lambda build's
-// flags (lambda.norpc, -trimpath, stripped), so that the processes timed
+// flags (standin.LambdaBuildTags, -trimpath, stripped), so that the processes timed
 // here are the shipped program on this machine's architecture.
 func buildMailer(ctx context.Context, goCmd, root, out string, log io.Writer) error {
 	env := append(os.Environ(), "CGO_ENABLED=0")
-	_, err := goTool(ctx, goCmd, root, env, log, "build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false",
+	_, err := goTool(ctx, goCmd, root, env, log, "build", "-tags", standin.LambdaBuildTags, "-trimpath", "-buildvcs=false",
 		"-ldflags=-s -w -buildid=", "-o", out, "./cmd/mailer")
 	return err
 }
