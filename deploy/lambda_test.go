@@ -284,6 +284,26 @@ func TestLambdaBuildLinksNoCLICode(t *testing.T) {
 			t.Errorf("the Lambda build links %s, which only the CLI needs", p)
 		}
 	}
+	// The Lambda build's commands for people answer that they are not there.
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	build := exec.Command("go", "build", "-tags", standin.LambdaBuildTags, "-o", bin, "../cmd/mailer")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the Lambda binary: %v\n%s", err, out)
+	}
+	for _, command := range []string{"doctor", "preview", "trace"} {
+		cmd := exec.Command(bin, command)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "not in the Lambda build") {
+			t.Errorf("the Lambda binary's %s: %v, output %q; want exit 2 and \"not in the Lambda build\"", command, err, out)
+		}
+	}
+	if out, err := exec.Command(bin, "help").CombinedOutput(); err != nil || !strings.Contains(string(out), "mailer invoke") {
+		t.Errorf("the Lambda binary's help: %v, output %q", err, out)
+	}
+
 	cliDeps := deps("")
 	for _, p := range []string{
 		"github.com/Phenom-earth/phenom-mailer/internal/preview",
