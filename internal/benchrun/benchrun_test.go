@@ -161,7 +161,7 @@ func TestReportMarkdown(t *testing.T) {
 		InvokeLat:  []procRun{{Wall: 70 * time.Millisecond, Line: 60 * time.Millisecond, Outcome: map[string]any{"duration_ms": 45.0}}},
 		PeerLat:    []procRun{{Wall: 420 * time.Millisecond, Line: 400 * time.Millisecond, Outcome: map[string]any{"duration_ms": 120.0}}},
 		InitBefore: []InitTrace{{TotalMS: 26, SchemasMS: 9, Packages: 480}},
-		InitAfter:  []InitTrace{{TotalMS: 12, SchemasMS: 4, Packages: 440}},
+		InitAfter:  []InitTrace{{TotalMS: 12, SchemasMS: 4, Packages: 440, ByPackage: map[string]float64{"github.com/aws/aws-sdk-go-v2/service/kms/schemas": 4, "runtime": 0.5}}},
 		ZipSize:    8 << 20, BootstrapSize: 30 << 20,
 	}
 	r.Checks = r.check(DefaultBudget)
@@ -175,6 +175,7 @@ func TestReportMarkdown(t *testing.T) {
 		"| mailer ÷ Node peer, peak memory | 0.43× | ≤ 0.50× | within budget |",
 		"| Node peer ÷ mailer, process start → first event handled, with 8ms per KMS and 20ms per SES call injected | 6.67× | ≥ 6× | within budget |",
 		"| Lambda binary's package initialisation, this tree ÷ " + InitBaseline + " (GODEBUG=inittrace=1, summed, median) | 0.46× | ≤ 0.50× | within budget |",
+		"| github.com/aws/aws-sdk-go-v2/service/kms/schemas | 4.00 ms |\n| runtime | 500 µs |",
 		"Every figure is within budget.",
 	} {
 		if !strings.Contains(md, want) {
@@ -207,6 +208,9 @@ init github.com/aws/aws-sdk-go-v2/service/kms/internal/endpoints @9.1 ms, 1.9 ms
 	got, err := ParseInitTrace(out)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got.ByPackage["github.com/aws/aws-sdk-go-v2/service/kms/internal/endpoints"] != 1.9 {
+		t.Errorf("per package: %v", got.ByPackage)
 	}
 	if got.Packages != 4 || math.Abs(got.TotalMS-2.436) > 1e-9 || got.SchemasMS != 0.47 {
 		t.Errorf("got %+v, want 4 packages, 2.436 ms in all, 0.47 ms in schemas", got)

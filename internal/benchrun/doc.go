@@ -205,7 +205,7 @@ func (r *Report) Markdown() string {
 	// Size
 	w("## Size\n\n| artifact | size | how |\n|---|---:|---|\n")
 	if r.BootstrapSize > 0 {
-		w("| dist/bootstrap | %.2f MiB (%d bytes) | `make lambda`: linux/arm64, `lambda.norpc`, `-trimpath`, `-s -w` |\n", mib(r.BootstrapSize), r.BootstrapSize)
+		w("| dist/bootstrap | %.2f MiB (%d bytes) | `make lambda`: linux/arm64, tags `%s`, `-trimpath`, `-s -w` |\n", mib(r.BootstrapSize), r.BootstrapSize, standin.LambdaBuildTags)
 	}
 	if r.ZipSize > 0 {
 		w("| dist/lambda.zip | %.2f MiB (%d bytes) | `make lambda` (scripts/lambdazip) |\n", mib(r.ZipSize), r.ZipSize)
@@ -549,6 +549,13 @@ func (r *Report) writeInit(d *strings.Builder) {
 	row(d, "**this tree: package initialisation**", initSeries(r.InitAfter, total), fmt.Sprintf("%d packages", packagesOf(r.InitAfter)))
 	row(d, "this tree: of which the AWS SDK's `schemas` packages", initSeries(r.InitAfter, schemas), "")
 	w("\n")
+	if top := topInit(r.InitAfter, 10); len(top) > 0 {
+		w("The largest initialisers of this tree's Lambda binary (median per package):\n\n| package | init |\n|---|---:|\n")
+		for _, p := range top {
+			w("| %s | %s |\n", p.Package, ms(p.MS))
+		}
+		w("\n")
+	}
 }
 
 func packagesOf(ts []InitTrace) int {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -24,6 +25,7 @@ type InitTrace struct {
 	TotalMS   float64 // summed over every package's init
 	SchemasMS float64 // of which the AWS SDK's schemas packages
 	Packages  int
+	ByPackage map[string]float64 // each package's init, ms
 }
 
 // ParseInitTrace sums the "init PKG @T ms, D ms clock, …" lines the Go
@@ -43,6 +45,10 @@ func ParseInitTrace(out string) (InitTrace, error) {
 		}
 		t.TotalMS += d
 		t.Packages++
+		if t.ByPackage == nil {
+			t.ByPackage = map[string]float64{}
+		}
+		t.ByPackage[f[1]] += d
 		if strings.HasPrefix(f[1], "github.com/aws/aws-sdk-go-v2/") && strings.HasSuffix(f[1], "/schemas") {
 			t.SchemasMS += d
 		}
@@ -109,4 +115,38 @@ func initSeries(ts []InitTrace, f func(InitTrace) float64) Series {
 		s = append(s, f(t))
 	}
 	return s
+}
+
+// topInit is the n packages with the largest median init over ts, largest
+// first, with their medians.
+func topInit(ts []InitTrace, n int) []InitShare {
+	per := map[string]Series{}
+	for _, t := range ts {
+		for p, d := range t.ByPackage {
+			per[p] = append(per[p], d)
+		}
+	}
+	var out []InitShare
+	for p, s := range per {
+		for len(s) < len(ts) {
+			s = append(s, 0) // not initialised in that run
+		}
+		out = append(out, InitShare{p, s.Median()})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].MS != out[j].MS {
+			return out[i].MS > out[j].MS
+		}
+		return out[i].Package < out[j].Package
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// InitShare is one package's median init time.
+type InitShare struct {
+	Package string
+	MS      float64
 }
