@@ -153,14 +153,16 @@ preview:
 ## lambda: dist/lambda.zip with bootstrap for provided.al2023 on arm64, the
 ## same bytes from any clean checkout in any folder: the toolchain named in
 ## go.mod, -trimpath, no VCS stamp, empty build id, stripped, and a zip with
-## fixed order, modes and timestamps (scripts/lambdazip). It prints the size,
+## fixed order, modes and timestamps (scripts/lambdazip). The tag lambda
+## leaves out the commands only a person runs (preview, doctor, trace: see
+## cmd/mailer/lambdabuild.go); lambda.norpc the Lambda library's RPC mode. It prints the size,
 ## the SHA-256 and Terraform's source_code_hash. A warning means files under
 ## the build's inputs are uncommitted or untracked: the zip may then differ
 ## from a clean checkout's.
 lambda:
 	mkdir -p dist
 	GOTOOLCHAIN=$(LAMBDA_TOOLCHAIN) GOOS=linux GOARCH=arm64 GOARM64=v8.0 CGO_ENABLED=0 \
-		$(GO) build -tags lambda.norpc -trimpath -buildvcs=false \
+		$(GO) build -tags lambda,lambda.norpc -trimpath -buildvcs=false \
 		-ldflags="$(LAMBDA_LDFLAGS)" -o dist/bootstrap ./cmd/mailer
 	$(GO) run ./scripts/lambdazip -o dist/lambda.zip dist/bootstrap
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && \

@@ -147,7 +147,7 @@ func bootstrapOf(t *testing.T, zipData []byte) []byte {
 
 // checkLambdaZip checks what provided.al2023 on arm64 needs and what the
 // build promises: one executable bootstrap with fixed metadata, a stripped
-// linux/arm64 binary built with lambda.norpc, -trimpath, no VCS stamp and no
+// linux/arm64 binary built with the Lambda build's tags, -trimpath, no VCS stamp and no
 // build id.
 func checkLambdaZip(t *testing.T, zipData []byte) {
 	t.Helper()
@@ -218,7 +218,7 @@ func checkLambdaZip(t *testing.T, zipData []byte) {
 	}
 	for k, want := range map[string]string{
 		"GOOS": "linux", "GOARCH": "arm64", "CGO_ENABLED": "0",
-		"-tags": "lambda.norpc", "-trimpath": "true",
+		"-tags": standin.LambdaBuildTags, "-trimpath": "true",
 	} {
 		if settings[k] != want {
 			t.Errorf("build setting %s=%q, want %q", k, settings[k], want)
@@ -226,4 +226,93 @@ func checkLambdaZip(t *testing.T, zipData []byte) {
 	}
 	// -trimpath keeps -ldflags out of the build info: the sections and the
 	// build id note above are the evidence for -s -w -buildid=.
+}
+
+// cliOnly are packages only a person's commands need (the preview gallery
+// and its live-reload server, the receivers' judges, the doctor with its DNS
+// client, CloudWatch and SQS look-ups, `mailer trace`) and the test and
+// bench support: none may be linked into the Lambda's bootstrap.
+var cliOnly = []string{
+	"github.com/Phenom-earth/phenom-mailer/internal/preview",
+	"github.com/Phenom-earth/phenom-mailer/internal/receivers",
+	"github.com/Phenom-earth/phenom-mailer/internal/doctor",
+	"github.com/Phenom-earth/phenom-mailer/internal/trace",
+	"github.com/Phenom-earth/phenom-mailer/internal/standin",
+	"github.com/Phenom-earth/phenom-mailer/internal/benchrun",
+	"github.com/chromedp/chromedp",
+	"github.com/miekg/dns",
+	"github.com/fsnotify/fsnotify",
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch",
+	"github.com/aws/aws-sdk-go-v2/service/sqs",
+}
+
+// TestLambdaBuildLinksNoCLICode lists the packages of the Lambda build
+// (make lambda's target and tags) and requires none of cliOnly among them,
+// while the mailer CLI, built without the tag, still has the commands that
+// need them.
+func TestLambdaBuildLinksNoCLICode(t *testing.T) {
+	deps := func(tags string) map[string]bool {
+		t.Helper()
+		args := []string{"list", "-deps"}
+		if tags != "" {
+			args = append(args, "-tags", tags)
+		}
+		cmd := exec.Command("go", append(args, "../cmd/mailer")...)
+		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go %s: %v", strings.Join(args, " "), err)
+		}
+		set := map[string]bool{}
+		for _, p := range strings.Fields(string(out)) {
+			set[p] = true
+		}
+		return set
+	}
+	lambdaDeps := deps(standin.LambdaBuildTags)
+	for _, p := range []string{
+		"github.com/Phenom-earth/phenom-mailer/internal/cognito",
+		"github.com/Phenom-earth/phenom-mailer/internal/sesevents",
+		"github.com/aws/aws-lambda-go/lambda",
+	} {
+		if !lambdaDeps[p] {
+			t.Errorf("the Lambda build does not link %s: it cannot serve the trigger", p)
+		}
+	}
+	for _, p := range cliOnly {
+		if lambdaDeps[p] {
+			t.Errorf("the Lambda build links %s, which only the CLI needs", p)
+		}
+	}
+	// The Lambda build's commands for people answer that they are not there.
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	build := exec.Command("go", "build", "-tags", standin.LambdaBuildTags, "-o", bin, "../cmd/mailer")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the Lambda binary: %v\n%s", err, out)
+	}
+	for _, command := range []string{"doctor", "preview", "trace"} {
+		cmd := exec.Command(bin, command)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "not in the Lambda build") {
+			t.Errorf("the Lambda binary's %s: %v, output %q; want exit 2 and \"not in the Lambda build\"", command, err, out)
+		}
+	}
+	if out, err := exec.Command(bin, "help").CombinedOutput(); err != nil || !strings.Contains(string(out), "mailer invoke") {
+		t.Errorf("the Lambda binary's help: %v, output %q", err, out)
+	}
+
+	cliDeps := deps("")
+	for _, p := range []string{
+		"github.com/Phenom-earth/phenom-mailer/internal/preview",
+		"github.com/Phenom-earth/phenom-mailer/internal/doctor",
+		"github.com/Phenom-earth/phenom-mailer/internal/trace",
+		"github.com/aws/aws-sdk-go-v2/service/cloudwatch",
+	} {
+		if !cliDeps[p] {
+			t.Errorf("the mailer CLI does not link %s: a command went missing", p)
+		}
+	}
 }

@@ -27,7 +27,7 @@ func TestEventsFunctionUnderRIE(t *testing.T) {
 	table, pipe := deliveryStack(t, nil)
 
 	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, ".")
+	build := exec.Command("go", "build", "-tags", standin.LambdaBuildTags, "-o", bootstrap, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build bootstrap: %v\n%s", err, out)
@@ -122,7 +122,7 @@ func TestSenderRecordsLambdasRequestIDUnderRIE(t *testing.T) {
 	rie := findRIE(t)
 	table, _ := deliveryStack(t, nil)
 	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, ".")
+	build := exec.Command("go", "build", "-tags", standin.LambdaBuildTags, "-o", bootstrap, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build bootstrap: %v\n%s", err, out)

@@ -54,7 +54,7 @@ func TestBootstrapUnderRIE(t *testing.T) {
 	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
 	// The Lambda build's tag; -trimpath is left out so the build cache of
 	// the other tests is reused.
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, ".")
+	build := exec.Command("go", "build", "-tags", standin.LambdaBuildTags, "-o", bootstrap, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build bootstrap: %v\n%s", err, out)

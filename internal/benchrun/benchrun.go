@@ -16,7 +16,11 @@
 //     Duration), then warm invocations of the same process; and `mailer
 //     invoke` alternating with the Node peer (bench/node-peer.js) on the same
 //     event file, timed from process start to exit, and again under GNU time
-//     for each child's own peak resident set (%M);
+//     for each child's own peak resident set (%M); then the same pairs
+//     with KMSLatency and SESLatency injected into every call by fault
+//     proxies, to the first event handled;
+//   - the package initialisation of the Lambda binary (GODEBUG=inittrace=1,
+//     summed), this tree's against InitBaseline's, built in the same run;
 //   - the sizes of dist/bootstrap and dist/lambda.zip (make lambda).
 //
 // Speed is never asserted in a unit test: only this check enforces the
@@ -62,6 +66,9 @@ type Options struct {
 	// PeerRuns is how many timed pairs (mailer invoke, Node peer),
 	// alternating, after one untimed pair; MemRuns pairs run under GNU time.
 	PeerRuns, MemRuns int
+	// InitRuns is how many GODEBUG=inittrace=1 runs of each Lambda binary
+	// (this tree's and InitBaseline's, alternating).
+	InitRuns int
 	// ProfileOps is how many invocations the CPU profile covers.
 	ProfileOps int
 	Event      string // event file, relative to Root
@@ -76,7 +83,7 @@ type Options struct {
 func DefaultOptions(root string) Options {
 	return Options{
 		Root: root, Out: "docs/benchmarks.md", Go: "go", Count: 5,
-		ColdRuns: 11, Warm: 20, PeerRuns: 15, MemRuns: 5, ProfileOps: 1500,
+		ColdRuns: 11, Warm: 20, PeerRuns: 15, MemRuns: 5, InitRuns: 21, ProfileOps: 1500,
 		Event:  filepath.Join(standin.EventsDir, "ForgotPassword.json"),
 		Budget: DefaultBudget, Log: os.Stderr,
 	}
@@ -109,15 +116,19 @@ type Report struct {
 	Profiles []*Profile
 
 	// processes
-	RIE        []rieRun
-	Invoke     []procRun // timed mailer invoke runs
-	Help       []procRun // mailer help: the runtime alone
-	Peer       []procRun // timed Node peer runs
-	InvokeMem  []int64   // KiB
-	PeerMem    []int64   // KiB
-	MotoMails  int       // mails moto accepted during the process runs
-	WantMails  int
-	PeerScript string
+	RIE       []rieRun
+	Invoke    []procRun // timed mailer invoke runs
+	Help      []procRun // mailer help: the runtime alone
+	Peer      []procRun // timed Node peer runs
+	InvokeLat []procRun // mailer invoke with KMSLatency and SESLatency injected
+	PeerLat   []procRun // the Node peer likewise
+	// package initialisation of the Lambda binary: InitBaseline's, this tree's
+	InitBefore, InitAfter []InitTrace
+	InvokeMem             []int64 // KiB
+	PeerMem               []int64 // KiB
+	MotoMails             int     // mails moto accepted during the process runs
+	WantMails             int
+	PeerScript            string
 
 	BootstrapSize, ZipSize int64
 
@@ -292,6 +303,23 @@ func (r *Report) runProcesses(ctx context.Context, scratch string) error {
 	if err := buildMailer(ctx, o.Go, o.Root, bin, o.Log); err != nil {
 		return err
 	}
+	// Package initialisation of this tree's Lambda binary and of the
+	// baseline's, built alike, alternating.
+	base := filepath.Join(scratch, "bootstrap-baseline")
+	if err := buildBaseline(ctx, o.Go, o.Root, scratch, base, o.Log); err != nil {
+		return fmt.Errorf("the baseline %s: %w", InitBaseline, err)
+	}
+	for i := 0; i < o.InitRuns; i++ {
+		b, err := runInitTrace(ctx, base, 1)
+		if err != nil {
+			return err
+		}
+		a, err := runInitTrace(ctx, bin, 1)
+		if err != nil {
+			return err
+		}
+		r.InitBefore, r.InitAfter = append(r.InitBefore, b...), append(r.InitAfter, a...)
+	}
 	stamp := filepath.Join(scratch, "execstamp")
 	if _, err := goTool(ctx, o.Go, o.Root, append(os.Environ(), "CGO_ENABLED=0"), o.Log, "build", "-o", stamp, "./internal/benchrun/execstamp"); err != nil {
 		return err
@@ -313,16 +341,20 @@ func (r *Report) runProcesses(ctx context.Context, scratch string) error {
 	}
 
 	mailer := []string{bin, "invoke", "--event", event}
+	var pairIn func(timeBin string, mailerEnv, peerEnv []string) (procRun, procRun, error)
 	peer := []string{node, filepath.Join(o.Root, "bench", "node-peer.js"), "--event", event}
 	pair := func(timeBin string) (procRun, procRun, error) {
-		m, err := runProc(ctx, mailer, st.mailerEnv(), o.Root, `"mailer ready"`, timeBin, scratch)
+		return pairIn(timeBin, st.mailerEnv(), st.peerEnv())
+	}
+	pairIn = func(timeBin string, mailerEnv, peerEnv []string) (procRun, procRun, error) {
+		m, err := runProc(ctx, mailer, mailerEnv, o.Root, `"mailer ready"`, timeBin, scratch)
 		if err == nil {
 			err = m.sent("mailer invoke")
 		}
 		if err != nil {
 			return m, procRun{}, err
 		}
-		p, err := runProc(ctx, peer, st.peerEnv(), o.Root, "", timeBin, scratch)
+		p, err := runProc(ctx, peer, peerEnv, o.Root, "", timeBin, scratch)
 		if err == nil {
 			err = p.sent("the Node peer")
 		}
@@ -346,6 +378,14 @@ func (r *Report) runProcesses(ctx context.Context, scratch string) error {
 			return err
 		}
 		r.InvokeMem, r.PeerMem = append(r.InvokeMem, m.PeakKiB), append(r.PeerMem, p.PeakKiB)
+	}
+	// The same pairs with latency injected into every KMS and SES call.
+	for i := 0; i < o.PeerRuns; i++ {
+		m, p, err := pairIn("", st.withLatency(st.mailerEnv()), st.withLatency(st.peerEnv()))
+		if err != nil {
+			return fmt.Errorf("with injected latency: %w", err)
+		}
+		r.InvokeLat, r.PeerLat = append(r.InvokeLat, m), append(r.PeerLat, p)
 	}
 	for i := 0; i < o.PeerRuns; i++ {
 		h, err := runProc(ctx, []string{bin, "help"}, st.mailerEnv(), o.Root, "", "", scratch)
@@ -432,6 +472,21 @@ func (r *Report) check(b Budget) []Check {
 		speed = pw.Median() / mw.Median()
 	}
 	add("Node peer ÷ mailer, median wall time of a whole process", speed, len(mw) > 0 && len(pw) > 0, b.PeerSpeedup, "×", true)
+	ml := series(r.InvokeLat, func(p procRun) float64 { return msOf(p.Line) })
+	pl := series(r.PeerLat, func(p procRun) float64 { return msOf(p.Line) })
+	lat := 0.0
+	if ml.Median() > 0 {
+		lat = pl.Median() / ml.Median()
+	}
+	add(fmt.Sprintf("Node peer ÷ mailer, process start → first event handled, with %v per KMS and %v per SES call injected", KMSLatency, SESLatency),
+		lat, len(ml) > 0 && len(pl) > 0 && !hasZero(ml) && !hasZero(pl), b.LatencySpeedup, "×", true)
+	ib := initSeries(r.InitBefore, func(t InitTrace) float64 { return t.TotalMS })
+	ia := initSeries(r.InitAfter, func(t InitTrace) float64 { return t.TotalMS })
+	ir := 0.0
+	if ib.Median() > 0 {
+		ir = ia.Median() / ib.Median()
+	}
+	add("Lambda binary's package initialisation, this tree ÷ "+InitBaseline+" (GODEBUG=inittrace=1, summed, median)", ir, len(ia) > 0 && len(ib) > 0, b.InitRatio, "×", false)
 	pm := kibSeries(r.PeerMem)
 	ratio := 0.0
 	if pm.Median() > 0 {

@@ -1,6 +1,7 @@
 package benchrun
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,7 +158,11 @@ func TestReportMarkdown(t *testing.T) {
 		Invoke:    []procRun{{Wall: 30 * time.Millisecond, Ready: 10 * time.Millisecond, Line: 28 * time.Millisecond, Outcome: map[string]any{"duration_ms": 12.0}}},
 		Peer:      []procRun{{Wall: 300 * time.Millisecond, Outcome: map[string]any{"duration_ms": 80.0, "ready_ms": 150.0}}},
 		InvokeMem: []int64{30 << 10}, PeerMem: []int64{70 << 10},
-		ZipSize: 8 << 20, BootstrapSize: 30 << 20,
+		InvokeLat:  []procRun{{Wall: 70 * time.Millisecond, Line: 60 * time.Millisecond, Outcome: map[string]any{"duration_ms": 45.0}}},
+		PeerLat:    []procRun{{Wall: 420 * time.Millisecond, Line: 400 * time.Millisecond, Outcome: map[string]any{"duration_ms": 120.0}}},
+		InitBefore: []InitTrace{{TotalMS: 26, SchemasMS: 9, Packages: 480}},
+		InitAfter:  []InitTrace{{TotalMS: 12, SchemasMS: 4, Packages: 440, ByPackage: map[string]float64{"github.com/aws/aws-sdk-go-v2/service/kms/schemas": 4, "runtime": 0.5}}},
+		ZipSize:    8 << 20, BootstrapSize: 30 << 20,
 	}
 	r.Checks = r.check(DefaultBudget)
 	md := r.Markdown()
@@ -168,6 +173,9 @@ func TestReportMarkdown(t *testing.T) {
 		"| process start → handler ready, bootstrap under aws-lambda-rie (median) | 10 ms | ≤ 50 ms | within budget |",
 		"| peak memory of one invocation, mailer invoke (GNU time %M, median) | 30 MiB | ≤ 64 MiB | within budget |",
 		"| mailer ÷ Node peer, peak memory | 0.43× | ≤ 0.50× | within budget |",
+		"| Node peer ÷ mailer, process start → first event handled, with 8ms per KMS and 20ms per SES call injected | 6.67× | ≥ 6× | within budget |",
+		"| Lambda binary's package initialisation, this tree ÷ " + InitBaseline + " (GODEBUG=inittrace=1, summed, median) | 0.46× | ≤ 0.50× | within budget |",
+		"| github.com/aws/aws-sdk-go-v2/service/kms/schemas | 4.00 ms |\n| runtime | 500 µs |",
 		"Every figure is within budget.",
 	} {
 		if !strings.Contains(md, want) {
@@ -185,7 +193,32 @@ func TestReportMarkdown(t *testing.T) {
 	if len(over) != 1 || !strings.Contains(over[0], "short by 2× (40%)") {
 		t.Errorf("over budget: %v", over)
 	}
-	if md := r.Markdown(); !strings.Contains(md, "1 of 8 figures miss the budget") {
+	if md := r.Markdown(); !strings.Contains(md, "1 of 10 figures miss the budget") {
 		t.Error("the doc does not say a figure misses the budget")
+	}
+}
+
+func TestParseInitTrace(t *testing.T) {
+	out := `init internal/bytealg @0.010 ms, 0 ms clock, 0 bytes, 0 allocs
+init runtime @0.14 ms, 0.066 ms clock, 0 bytes, 0 allocs
+usage:
+init github.com/aws/aws-sdk-go-v2/service/kms/schemas @4.0 ms, 0.47 ms clock, 339016 bytes, 1910 allocs
+init github.com/aws/aws-sdk-go-v2/service/kms/internal/endpoints @9.1 ms, 1.9 ms clock, 92224 bytes, 688 allocs
+`
+	got, err := ParseInitTrace(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ByPackage["github.com/aws/aws-sdk-go-v2/service/kms/internal/endpoints"] != 1.9 {
+		t.Errorf("per package: %v", got.ByPackage)
+	}
+	if got.Packages != 4 || math.Abs(got.TotalMS-2.436) > 1e-9 || got.SchemasMS != 0.47 {
+		t.Errorf("got %+v, want 4 packages, 2.436 ms in all, 0.47 ms in schemas", got)
+	}
+	if _, err := ParseInitTrace("usage: mailer\n"); err == nil {
+		t.Error("no init lines: no error")
+	}
+	if _, err := ParseInitTrace("init runtime @0.14 ms, x ms clock, 0 bytes, 0 allocs\n"); err == nil {
+		t.Error("a malformed duration: no error")
 	}
 }

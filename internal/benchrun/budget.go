@@ -87,6 +87,12 @@ type Budget struct {
 	PeakMiB          float64 // peak memory of one invocation
 	PeerSpeedup      float64 // Node peer's median wall time / the mailer's
 	PeerMemoryRatio  float64 // the mailer's peak memory / the Node peer's
+	// LatencySpeedup: the Node peer's process start → first event handled
+	// over the mailer's, with KMSLatency and SESLatency injected (issue 13)
+	LatencySpeedup float64
+	// InitRatio: the Lambda binary's package initialisation over
+	// InitBaseline's (issue 13)
+	InitRatio float64
 }
 
 // DefaultBudget is the budget make bench enforces.
@@ -98,4 +104,6 @@ var DefaultBudget = Budget{
 	PeakMiB:          64,
 	PeerSpeedup:      5,
 	PeerMemoryRatio:  0.5,
+	LatencySpeedup:   6,
+	InitRatio:        0.5,
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/standin"
 )
 
 // Markdown renders docs/benchmarks.md from the report.
@@ -61,7 +63,7 @@ func (r *Report) Markdown() string {
 	// Cold start
 	w("## Cold start\n\n")
 	w("Whole processes, timed from process start. The bootstrap is the mailer built exactly as `make lambda` builds it ")
-	w("(`-tags lambda.norpc -trimpath`, stripped) but for this machine's architecture (%s), with production settings: SES delivery, ", r.Machine)
+	w("(`-tags %s -trimpath`, stripped) but for this machine's architecture (%s), with production settings: SES delivery, ", standin.LambdaBuildTags, r.Machine)
 	w("the DKIM check before the first send, no signing in the mailer, no idempotency table.\n\n")
 	w("| figure | median | min – max | runs | how it was obtained |\n|---|---:|---:|---:|---|\n")
 	if len(r.RIE) > 0 {
@@ -91,6 +93,8 @@ func (r *Report) Markdown() string {
 		row(&d, "Node peer: process start → exit", series(r.Peer, func(p procRun) float64 { return msOf(p.Wall) }), "until the process was reaped")
 	}
 	w("\n")
+	r.writeLatency(&d)
+	r.writeInit(&d)
 
 	// Warm invocation
 	w("## Warm invocation\n\n")
@@ -201,7 +205,7 @@ func (r *Report) Markdown() string {
 	// Size
 	w("## Size\n\n| artifact | size | how |\n|---|---:|---|\n")
 	if r.BootstrapSize > 0 {
-		w("| dist/bootstrap | %.2f MiB (%d bytes) | `make lambda`: linux/arm64, `lambda.norpc`, `-trimpath`, `-s -w` |\n", mib(r.BootstrapSize), r.BootstrapSize)
+		w("| dist/bootstrap | %.2f MiB (%d bytes) | `make lambda`: linux/arm64, tags `%s`, `-trimpath`, `-s -w` |\n", mib(r.BootstrapSize), r.BootstrapSize, standin.LambdaBuildTags)
 	}
 	if r.ZipSize > 0 {
 		w("| dist/lambda.zip | %.2f MiB (%d bytes) | `make lambda` (scripts/lambdazip) |\n", mib(r.ZipSize), r.ZipSize)
@@ -501,4 +505,62 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// writeLatency is the section on whole processes with latency injected into
+// every KMS and SES call.
+func (r *Report) writeLatency(d *strings.Builder) {
+	w := func(format string, a ...any) { fmt.Fprintf(d, format, a...) }
+	w("## Cold start with AWS-like round trips\n\n")
+	w("On 127.0.0.1 a KMS or SES call costs well under a millisecond, which hides what a cold start waits for in a region. ")
+	w("Here the same pairs as above (`mailer invoke`, then the Node peer, on the same event, the same settings) ")
+	w("talk to local-kms and moto through fault proxies (internal/standin's FaultProxy) that hold every request ")
+	w("%v (KMS) and %v (SES: the DKIM check and SendEmail) before forwarding it. ", KMSLatency, SESLatency)
+	w("Process start → first event handled is until the process's JSON outcome line reached the harness through the stdout pipe.\n\n")
+	if len(r.InvokeLat) == 0 && len(r.PeerLat) == 0 {
+		w("Not measured in this run.\n\n")
+		return
+	}
+	w("| figure | median | min – max | runs | how it was obtained |\n|---|---:|---:|---:|---|\n")
+	row(d, "**mailer invoke: process start → first event handled**", series(r.InvokeLat, func(p procRun) float64 { return msOf(p.Line) }), "the mailer's outcome line")
+	row(d, "mailer invoke: the handler alone", series(r.InvokeLat, func(p procRun) float64 { return outcomeMS(p, "duration_ms") }), "the outcome's own `duration_ms`")
+	row(d, "**Node peer: process start → first event handled**", series(r.PeerLat, func(p procRun) float64 { return msOf(p.Line) }), "the peer's outcome line")
+	row(d, "Node peer: the handler alone", series(r.PeerLat, func(p procRun) float64 { return outcomeMS(p, "duration_ms") }), "the peer's own `duration_ms`")
+	w("\n")
+}
+
+// writeInit is the section on the Lambda binary's package initialisation.
+func (r *Report) writeInit(d *strings.Builder) {
+	w := func(format string, a ...any) { fmt.Fprintf(d, format, a...) }
+	w("## Package initialisation of the Lambda binary\n\n")
+	w("Every package's `init` runs before `main`, on every cold start. Each binary runs `help` with `GODEBUG=inittrace=1` and only PATH in its environment; ")
+	w("the figure is the sum of the `ms clock` of every `init` line the Go runtime writes, median of the runs. ")
+	w("The baseline is commit %s (the tree before the Lambda build left out the commands only a person runs), ", InitBaseline)
+	w("extracted with `git archive` and built in the same run with the same toolchain and flags; the two binaries run alternately.\n\n")
+	if len(r.InitBefore) == 0 && len(r.InitAfter) == 0 {
+		w("Not measured in this run.\n\n")
+		return
+	}
+	w("| figure | median | min – max | runs | how it was obtained |\n|---|---:|---:|---:|---|\n")
+	total := func(t InitTrace) float64 { return t.TotalMS }
+	schemas := func(t InitTrace) float64 { return t.SchemasMS }
+	row(d, "**"+InitBaseline+": package initialisation**", initSeries(r.InitBefore, total), fmt.Sprintf("%d packages", packagesOf(r.InitBefore)))
+	row(d, InitBaseline+": of which the AWS SDK's `schemas` packages", initSeries(r.InitBefore, schemas), "")
+	row(d, "**this tree: package initialisation**", initSeries(r.InitAfter, total), fmt.Sprintf("%d packages", packagesOf(r.InitAfter)))
+	row(d, "this tree: of which the AWS SDK's `schemas` packages", initSeries(r.InitAfter, schemas), "")
+	w("\n")
+	if top := topInit(r.InitAfter, 10); len(top) > 0 {
+		w("The largest initialisers of this tree's Lambda binary (median per package):\n\n| package | init |\n|---|---:|\n")
+		for _, p := range top {
+			w("| %s | %s |\n", p.Package, ms(p.MS))
+		}
+		w("\n")
+	}
+}
+
+func packagesOf(ts []InitTrace) int {
+	if len(ts) == 0 {
+		return 0
+	}
+	return ts[0].Packages
 }

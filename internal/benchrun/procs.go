@@ -33,7 +33,18 @@ type stack struct {
 	kms  *standin.KMS
 	moto *standin.Moto
 	home string // an empty HOME for the children: no ~/.aws files
+	// slowKMS and slowSES are fault proxies in front of local-kms and moto
+	// that hold every request KMSLatency and SESLatency before forwarding
+	// it: round trips nearer a Lambda's to the AWS endpoints of its region
+	// than 127.0.0.1's.
+	slowKMS, slowSES *standin.FaultProxy
 }
+
+// Latency injected per call by the slow stand-ins.
+const (
+	KMSLatency = 8 * time.Millisecond
+	SESLatency = 20 * time.Millisecond
+)
 
 func startStack(ctx context.Context, scratch string) (*stack, error) {
 	seed, err := standin.LoadSeed()
@@ -55,10 +66,41 @@ func startStack(ctx context.Context, scratch string) (*stack, error) {
 		s.close()
 		return nil, err
 	}
+	if s.slowKMS, err = standin.StartFaultProxy(s.kms.URL, nil); err != nil {
+		s.close()
+		return nil, err
+	}
+	s.slowKMS.Always(&standin.Fault{Kind: standin.Delay, Delay: KMSLatency})
+	if s.slowSES, err = standin.StartFaultProxy(s.moto.URL, nil); err != nil {
+		s.close()
+		return nil, err
+	}
+	s.slowSES.Always(&standin.Fault{Kind: standin.Delay, Delay: SESLatency})
 	return s, nil
 }
 
+// withLatency is env with the KMS and SES endpoints pointed at the slow
+// stand-ins.
+func (s *stack) withLatency(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		switch {
+		case strings.HasPrefix(kv, "AWS_ENDPOINT_URL_KMS="):
+			kv = "AWS_ENDPOINT_URL_KMS=" + s.slowKMS.URL
+		case strings.HasPrefix(kv, "AWS_ENDPOINT_URL_SESV2="):
+			kv = "AWS_ENDPOINT_URL_SESV2=" + s.slowSES.URL
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
 func (s *stack) close() {
+	for _, p := range []*standin.FaultProxy{s.slowKMS, s.slowSES} {
+		if p != nil {
+			p.Close()
+		}
+	}
 	if s.moto != nil {
 		s.moto.Close()
 	}
@@ -103,11 +145,11 @@ func (s *stack) peerEnv() []string {
 }
 
 // buildMailer builds the mailer for this machine with the Lambda build's
-// flags (lambda.norpc, -trimpath, stripped), so that the processes timed
+// flags (standin.LambdaBuildTags, -trimpath, stripped), so that the processes timed
 // here are the shipped program on this machine's architecture.
 func buildMailer(ctx context.Context, goCmd, root, out string, log io.Writer) error {
 	env := append(os.Environ(), "CGO_ENABLED=0")
-	_, err := goTool(ctx, goCmd, root, env, log, "build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false",
+	_, err := goTool(ctx, goCmd, root, env, log, "build", "-tags", standin.LambdaBuildTags, "-trimpath", "-buildvcs=false",
 		"-ldflags=-s -w -buildid=", "-o", out, "./cmd/mailer")
 	return err
 }

@@ -17,6 +17,13 @@ import (
 	"time"
 )
 
+// LambdaBuildTags are the build tags of `make lambda`: lambda.norpc (the
+// Lambda library without its RPC mode) and lambda (cmd/mailer without the
+// commands only a person runs). Everything that builds the bootstrap for a
+// test or a benchmark uses them; deploy/lambda_test.go holds the Makefile's
+// build to the same.
+const LambdaBuildTags = "lambda,lambda.norpc"
+
 // ErrRIEMissing means aws-lambda-rie is neither on PATH nor in bin/ (make
 // deps installs it there).
 var ErrRIEMissing = errors.New("standin: aws-lambda-rie not found (make deps installs it into bin/)")
@@ -94,7 +101,7 @@ func StartChain(ctx context.Context) (c *Chain, err error) {
 	c.bootstrap = filepath.Join(dir, "bootstrap")
 	buildDone := make(chan error, 1)
 	go func() {
-		build := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-o", c.bootstrap, "./cmd/mailer")
+		build := exec.CommandContext(ctx, "go", "build", "-tags", LambdaBuildTags, "-o", c.bootstrap, "./cmd/mailer")
 		build.Dir = root
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {

@@ -1,6 +1,7 @@
 // Command benchdoc is `make bench`: it measures the mailer (Go benchmarks,
 // whole processes against the stand-ins on 127.0.0.1, the Node peer, sizes,
-// peak memory), checks the figures against the budget and writes
+// peak memory, package initialisation against the tree before the Lambda
+// build's split), checks the figures against the budget and writes
 // docs/benchmarks.md from what it measured (internal/benchrun). It prints
 // every figure that misses the budget and by how much, and exits 1 then,
 // after writing the doc; 2 when a step failed.
@@ -32,6 +33,7 @@ func main() {
 	flag.IntVar(&o.Warm, "warm", o.Warm, "warm invocations after each cold start")
 	flag.IntVar(&o.PeerRuns, "pairs", o.PeerRuns, "timed pairs of whole processes (mailer invoke, Node peer)")
 	flag.IntVar(&o.MemRuns, "mem", o.MemRuns, "pairs run under GNU time for peak memory")
+	flag.IntVar(&o.InitRuns, "init", o.InitRuns, "GODEBUG=inittrace=1 runs of each Lambda binary (this tree's and the baseline's)")
 	flag.IntVar(&o.ProfileOps, "profile-ops", o.ProfileOps, "invocations in the CPU profile")
 	if g := os.Getenv("GO"); g != "" {
 		o.Go = g
