@@ -22,13 +22,13 @@ import (
 var errNotInLambda = errors.New("not in the Lambda build: run the mailer CLI (go run ./cmd/mailer) for this command")
 
 func runDoctor(_ context.Context, _ []string, _ func(string) string, _, _ io.Writer) error {
-	return &exitError{exitUsage, errNotInLambda}
+	return &exitError{Code: exitUsage, Err: errNotInLambda}
 }
 
 func runPreview(_ context.Context, _ []string, _ func(string) string, _, _ io.Writer) error {
-	return &exitError{exitUsage, errNotInLambda}
+	return &exitError{Code: exitUsage, Err: errNotInLambda}
 }
 
 func runTrace(_ context.Context, _ []string, _ func(string) string, _, _ io.Writer) error {
-	return &exitError{exitUsage, errNotInLambda}
+	return &exitError{Code: exitUsage, Err: errNotInLambda}
 }
