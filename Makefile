@@ -153,7 +153,7 @@ preview:
 ## lambda: dist/lambda.zip with bootstrap for provided.al2023 on arm64, the
 ## same bytes from any clean checkout in any folder: the toolchain named in
 ## go.mod, -trimpath, no VCS stamp, empty build id, stripped, and a zip with
-## fixed order, modes and timestamps (scripts/lambdazip). The tag lambda
+## fixed order, modes and timestamps (tools/lambdazip). The tag lambda
 ## leaves out the commands only a person runs (preview, doctor, trace: see
 ## cmd/mailer/lambdabuild.go); lambda.norpc the Lambda library's RPC mode. It prints the size,
 ## the SHA-256 and Terraform's source_code_hash. A warning means files under
@@ -164,7 +164,7 @@ lambda:
 	GOTOOLCHAIN=$(LAMBDA_TOOLCHAIN) GOOS=linux GOARCH=arm64 GOARM64=v8.0 CGO_ENABLED=0 \
 		$(GO) build -tags lambda,lambda.norpc -trimpath -buildvcs=false \
 		-ldflags="$(LAMBDA_LDFLAGS)" -o dist/bootstrap ./cmd/mailer
-	$(GO) run ./scripts/lambdazip -o dist/lambda.zip dist/bootstrap
+	$(GO) run ./tools/lambdazip -o dist/lambda.zip dist/bootstrap
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && \
 	  [ -n "$$(git status --porcelain --untracked-files=all -- go.mod go.sum cmd/mailer internal templates)" ]; then \
 	  echo "lambda: warning: uncommitted or untracked files in go.mod, go.sum, cmd/mailer, internal or templates;"; \
@@ -178,7 +178,7 @@ lambda:
 ## docs/benchmarks.md. Prints each figure over budget and by how much, and
 ## exits non-zero then (the doc is still written).
 bench: deps lambda
-	$(GO) run ./scripts/benchdoc -go $(GO) -o docs/benchmarks.md
+	$(GO) run ./tools/benchdoc -go $(GO) -o docs/benchmarks.md
 
 ## fixtures: regenerate the Node ESDK ciphertexts and event fixtures
 fixtures: node_modules/.package-lock.json

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // TestLambdaZipReproducible copies the source (tracked files and untracked
@@ -237,8 +237,8 @@ var cliOnly = []string{
 	"github.com/Phenom-earth/phenom-mailer/internal/receivers",
 	"github.com/Phenom-earth/phenom-mailer/internal/doctor",
 	"github.com/Phenom-earth/phenom-mailer/internal/trace",
-	"github.com/Phenom-earth/phenom-mailer/internal/standin",
-	"github.com/Phenom-earth/phenom-mailer/internal/benchrun",
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin",
+	"github.com/Phenom-earth/phenom-mailer/internal/tools/benchrun",
 	"github.com/chromedp/chromedp",
 	"github.com/miekg/dns",
 	"github.com/fsnotify/fsnotify",

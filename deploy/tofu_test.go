@@ -26,7 +26,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // The module run by a real engine: OpenTofu (bin/tofu, built by `make deps`
@@ -40,7 +40,7 @@ import (
 //   - SES v2 GetConfigurationSet answers objects where SES sends booleans:
 //     the provider talks to the proxy (standin.StartMoto), which corrects it.
 //   - SES v2 event destinations: the proxy emulates them
-//     (internal/standin/eventdest.go).
+//     (internal/testenv/standin/eventdest.go).
 //   - SES v1 DeleteReceiptRule (moto answers 500): before destroy, the
 //     receipt rule is removed from the state (`tofu state rm`), so destroy
 //     does not ask moto to delete it. Everything else is destroyed for real.

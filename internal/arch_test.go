@@ -20,10 +20,9 @@ import (
 const module = "github.com/Phenom-earth/phenom-mailer"
 
 // testSupport are the homes of code that only tests, benchmarks and
-// tooling use: today's and the ones the tree is moving them to.
+// tooling use: the stand-ins (internal/testenv/...), the bench runner
+// (internal/tools/...) and the tools' mains (tools/...).
 var testSupport = []string{
-	module + "/internal/standin",
-	module + "/internal/benchrun",
 	module + "/internal/testenv",
 	module + "/internal/tools",
 	module + "/tools",

@@ -14,7 +14,7 @@ fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/kmsstandin" ./scripts/kmsstandin
+go build -o "$tmp/kmsstandin" ./tools/kmsstandin
 
 # The stand-in serves until its stdin (the coprocess pipe) closes.
 coproc KMS { exec "$tmp/kmsstandin" -seed testdata/kms/seed.yaml -data "$tmp/kms-data"; }

@@ -12,7 +12,7 @@
 // the variables and serves until interrupted.
 //
 // Test and demo tooling, never shipped; the stand-ins live in
-// internal/standin.
+// internal/testenv/standin.
 package main
 
 import (
@@ -29,7 +29,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 func main() {

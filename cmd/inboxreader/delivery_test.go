@@ -11,7 +11,7 @@ import (
 
 	"github.com/Phenom-earth/phenom-mailer/internal/delivery"
 	"github.com/Phenom-earth/phenom-mailer/internal/sesevents"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // TestRoundTripDeliveryTable: with --delivery-table, the round trip reports

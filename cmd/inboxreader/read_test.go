@@ -19,7 +19,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // Keys for the read tests: thephenom.app and another domain, served by a

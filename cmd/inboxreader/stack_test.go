@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // The integration tests and benchmarks of this package share one whole

@@ -16,7 +16,7 @@ import (
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/doctor"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 func runDoctorTest(t *testing.T, args ...string) (doctor.Report, string, int) {

@@ -12,7 +12,7 @@ import (
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/doctor"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // doctorZone is a DNS server on 127.0.0.1 with thephenom.app's DMARC

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // These tests drive the real handler through fault-injecting proxies on

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // The load run: at least 1,000 events at a concurrency of 50 through the

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 func TestConfigPoolClients(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 	"github.com/jhillyerd/enmime/v2"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/preview"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 	"github.com/Phenom-earth/phenom-mailer/templates"
 )
 

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/delivery"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // TestEventsFunctionUnderRIE runs the real bootstrap as the events function

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // TestBootstrapUnderRIE builds the real bootstrap (the Lambda build, for

@@ -21,7 +21,7 @@ import (
 	"github.com/jhillyerd/enmime/v2"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // The integration tests of this package run the real mailer (in process

@@ -14,7 +14,7 @@ import (
 
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
 	"github.com/Phenom-earth/phenom-mailer/internal/metrics"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 	"github.com/Phenom-earth/phenom-mailer/internal/timing"
 )
 

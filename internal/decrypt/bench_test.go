@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 	"github.com/Phenom-earth/phenom-mailer/internal/timing"
 )
 

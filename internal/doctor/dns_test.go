@@ -13,11 +13,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // The DNS checks run against a real DNS server on 127.0.0.1 (the one the
-// inbox reader's tests use, internal/standin); SES's GetEmailIdentity, which
+// inbox reader's tests use, internal/testenv/standin); SES's GetEmailIdentity, which
 // names the tokens and the MAIL FROM domain, is an in-process fake here and
 // moto in cmd/mailer's doctor tests.
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/failure"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // These tests run against moto's DynamoDB on 127.0.0.1: the conditional

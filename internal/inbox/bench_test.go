@@ -16,7 +16,7 @@ import (
 
 	"github.com/Phenom-earth/phenom-mailer/internal/inbox"
 	"github.com/Phenom-earth/phenom-mailer/internal/reset"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // The benchmarks run against the whole local chain (standin.Chain), started

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 const imapTestPassword = "imap-test-secret-pw"

@@ -22,7 +22,7 @@ import (
 
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 	"github.com/Phenom-earth/phenom-mailer/templates"
 )
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/delivery"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 func TestSESMessageID(t *testing.T) {

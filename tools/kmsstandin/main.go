@@ -1,8 +1,8 @@
-// Command kmsstandin serves the local-kms stand-in (internal/standin) on
+// Command kmsstandin serves the local-kms stand-in (internal/testenv/standin) on
 // 127.0.0.1 for scripts: it prints the URL on stdout, then serves until its
 // stdin closes or it gets SIGINT/SIGTERM. Test tooling only.
 //
-//	go run ./scripts/kmsstandin -seed testdata/kms/seed.yaml
+//	go run ./tools/kmsstandin -seed testdata/kms/seed.yaml
 package main
 
 import (
@@ -14,7 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 func main() {

@@ -40,7 +40,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // Module is this module's path.
@@ -321,7 +321,7 @@ func (r *Report) runProcesses(ctx context.Context, scratch string) error {
 		r.InitBefore, r.InitAfter = append(r.InitBefore, b...), append(r.InitAfter, a...)
 	}
 	stamp := filepath.Join(scratch, "execstamp")
-	if _, err := goTool(ctx, o.Go, o.Root, append(os.Environ(), "CGO_ENABLED=0"), o.Log, "build", "-o", stamp, "./internal/benchrun/execstamp"); err != nil {
+	if _, err := goTool(ctx, o.Go, o.Root, append(os.Environ(), "CGO_ENABLED=0"), o.Log, "build", "-o", stamp, "./internal/tools/benchrun/execstamp"); err != nil {
 		return err
 	}
 	st, err := startStack(ctx, scratch)

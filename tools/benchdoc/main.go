@@ -2,7 +2,7 @@
 // whole processes against the stand-ins on 127.0.0.1, the Node peer, sizes,
 // peak memory, package initialisation against the tree before the Lambda
 // build's split), checks the figures against the budget and writes
-// docs/benchmarks.md from what it measured (internal/benchrun). It prints
+// docs/benchmarks.md from what it measured (internal/tools/benchrun). It prints
 // every figure that misses the budget and by how much, and exits 1 then,
 // after writing the doc; 2 when a step failed.
 package main
@@ -16,8 +16,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/benchrun"
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/tools/benchrun"
 )
 
 func main() {

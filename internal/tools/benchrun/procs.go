@@ -23,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // stack is the stand-ins every process run talks to: local-kms served from

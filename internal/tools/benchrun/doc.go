@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/standin"
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // Markdown renders docs/benchmarks.md from the report.
@@ -16,7 +16,7 @@ func (r *Report) Markdown() string {
 	w := func(format string, a ...any) { fmt.Fprintf(&d, format, a...) }
 
 	w("# Benchmarks\n\n")
-	w("Written by `make bench` (`go run ./scripts/benchdoc`, internal/benchrun) from what it measured on the machine below; ")
+	w("Written by `make bench` (`go run ./tools/benchdoc`, internal/tools/benchrun) from what it measured on the machine below; ")
 	w("do not edit by hand. Every figure says how it was obtained.\n\n")
 	w("| | |\n|---|---|\n")
 	w("| date | %s |\n", r.Date.Format("2006-01-02 15:04 MST"))
@@ -57,7 +57,7 @@ func (r *Report) Markdown() string {
 		}
 		w("| %s | %s | %s | %s |\n", mdCell(c.Figure), c.Measured(), c.Bound(), v)
 	}
-	w("\nMiB = 2^20 bytes. The budget is `DefaultBudget` in internal/benchrun/budget.go.\n\n")
+	w("\nMiB = 2^20 bytes. The budget is `DefaultBudget` in internal/tools/benchrun/budget.go.\n\n")
 	r.writeFindings(&d)
 
 	// Cold start
@@ -208,7 +208,7 @@ func (r *Report) Markdown() string {
 		w("| dist/bootstrap | %.2f MiB (%d bytes) | `make lambda`: linux/arm64, tags `%s`, `-trimpath`, `-s -w` |\n", mib(r.BootstrapSize), r.BootstrapSize, standin.LambdaBuildTags)
 	}
 	if r.ZipSize > 0 {
-		w("| dist/lambda.zip | %.2f MiB (%d bytes) | `make lambda` (scripts/lambdazip) |\n", mib(r.ZipSize), r.ZipSize)
+		w("| dist/lambda.zip | %.2f MiB (%d bytes) | `make lambda` (tools/lambdazip) |\n", mib(r.ZipSize), r.ZipSize)
 	}
 	w("\n")
 
@@ -244,7 +244,7 @@ func (r *Report) Markdown() string {
 
 	w("## Reproduce\n\n")
 	w("`make bench` (needs moto_server; `make deps` installs aws-lambda-rie, GNU time and the npm packages). ")
-	w("It runs `make lambda`, then `go run ./scripts/benchdoc`, which prints any figure over budget and exits non-zero after writing this file. ")
+	w("It runs `make lambda`, then `go run ./tools/benchdoc`, which prints any figure over budget and exits non-zero after writing this file. ")
 	w("Runs: %d cold starts under RIE with %d warm invocations each; %d timed pairs of whole processes (mailer invoke, Node peer) and %d more under GNU time; ", o.ColdRuns, o.Warm, o.PeerRuns, o.MemRuns)
 	w("each Go benchmark %d times; a CPU profile over %d invocations. ", o.Count, o.ProfileOps)
 	w("Figures from the stand-ins include their latency (moto is a single Python process); the budget's own-work figure excludes it.\n")
@@ -514,7 +514,7 @@ func (r *Report) writeLatency(d *strings.Builder) {
 	w("## Cold start with AWS-like round trips\n\n")
 	w("On 127.0.0.1 a KMS or SES call costs well under a millisecond, which hides what a cold start waits for in a region. ")
 	w("Here the same pairs as above (`mailer invoke`, then the Node peer, on the same event, the same settings) ")
-	w("talk to local-kms and moto through fault proxies (internal/standin's FaultProxy) that hold every request ")
+	w("talk to local-kms and moto through fault proxies (internal/testenv/standin's FaultProxy) that hold every request ")
 	w("%v (KMS) and %v (SES: the DKIM check and SendEmail) before forwarding it. ", KMSLatency, SESLatency)
 	w("Process start → first event handled is until the process's JSON outcome line reached the harness through the stdout pipe.\n\n")
 	if len(r.InvokeLat) == 0 && len(r.PeerLat) == 0 {

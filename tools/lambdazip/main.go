@@ -2,7 +2,7 @@
 // the files' contents: fixed order, fixed modes, fixed timestamps, no extra
 // fields. Two clean builds of the same source give the same zip.
 //
-//	go run ./scripts/lambdazip -o dist/lambda.zip dist/bootstrap
+//	go run ./tools/lambdazip -o dist/lambda.zip dist/bootstrap
 //
 // It reports the zip's size, its SHA-256 and the base64 SHA-256 that
 // Terraform's filebase64sha256 computes for source_code_hash, so that a
