@@ -371,16 +371,7 @@ func TestTofuAppliesTheExample(t *testing.T) {
 	tofu := tofuBinary(t)
 	mirror := pluginMirror(t)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	m, err := standin.StartMoto(ctx, standin.MotoOptions{})
-	cancel()
-	if errors.Is(err, standin.ErrMotoMissing) {
-		standin.SkipOrFail(t, err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := standin.MotoForTest(t)
 	seedMoto(t, m.URL)
 
 	cliConfig := filepath.Join(t.TempDir(), "tofu.rc")

@@ -24,14 +24,7 @@ func newStore(t *testing.T) (*Store, *standin.Moto) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	m, err := standin.StartMoto(ctx, standin.MotoOptions{})
-	if errors.Is(err, standin.ErrMotoMissing) {
-		standin.SkipOrFail(t, err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := standin.MotoForTest(t)
 	if err := m.CreateDeliveryTable(ctx, "deliveries"); err != nil {
 		t.Fatal(err)
 	}

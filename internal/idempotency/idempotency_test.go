@@ -19,14 +19,7 @@ func store(t *testing.T) (*Store, *time.Time) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	m, err := standin.StartMoto(ctx, standin.MotoOptions{})
-	if errors.Is(err, standin.ErrMotoMissing) {
-		standin.SkipOrFail(t, err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := standin.MotoForTest(t)
 	if err := m.CreateIdempotencyTable(ctx, "mailer-idempotency"); err != nil {
 		t.Fatal(err)
 	}

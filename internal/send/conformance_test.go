@@ -131,14 +131,7 @@ func TestMIMEConformance(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	moto, err := standin.StartMoto(ctx, standin.MotoOptions{})
-	if errors.Is(err, standin.ErrMotoMissing) {
-		standin.SkipOrFail(t, err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { moto.Close() })
+	moto := standin.MotoForTest(t)
 	if err := moto.CreateDKIMIdentity(ctx, "thephenom.app"); err != nil {
 		t.Fatal(err)
 	}

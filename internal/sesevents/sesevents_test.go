@@ -142,14 +142,7 @@ func TestHandlerThroughMoto(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	m, err := standin.StartMoto(ctx, standin.MotoOptions{})
-	if errors.Is(err, standin.ErrMotoMissing) {
-		standin.SkipOrFail(t, err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := standin.MotoForTest(t)
 	if err := m.CreateDeliveryTable(ctx, "deliveries"); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package trace
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -34,14 +33,7 @@ func TestRoundTripMail(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	m, err := standin.StartMoto(ctx, standin.MotoOptions{})
-	if errors.Is(err, standin.ErrMotoMissing) {
-		standin.SkipOrFail(t, err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := standin.MotoForTest(t)
 	if err := m.CreateDeliveryTable(ctx, "deliveries"); err != nil {
 		t.Fatal(err)
 	}

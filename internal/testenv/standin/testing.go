@@ -1,8 +1,11 @@
 package standin
 
 import (
+	"context"
+	"errors"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -32,6 +35,24 @@ func KMSForTest(t testing.TB) *KMS {
 	}
 	t.Cleanup(func() { k.Close() })
 	return k
+}
+
+// MotoForTest starts moto_server and its proxy for one test, closed when
+// the test ends. A missing moto_server skips the test (fails it with
+// CI=true).
+func MotoForTest(t testing.TB) *Moto {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m, err := StartMoto(ctx, MotoOptions{})
+	if errors.Is(err, ErrMotoMissing) {
+		SkipOrFail(t, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }
 
 // KMSClient is a KMS client for a stand-in URL with static test credentials.
