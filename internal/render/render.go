@@ -23,6 +23,8 @@ import (
 	"slices"
 	"strings"
 	texttemplate "text/template"
+
+	"github.com/Phenom-earth/phenom-mailer/templates"
 )
 
 // Trigger names are the trigger source after "CustomEmailSender_".
@@ -37,17 +39,13 @@ const (
 	Authentication              = "Authentication"
 )
 
-// Triggers lists the eight trigger names in a fixed order.
-var Triggers = []string{
-	SignUp,
-	ResendCode,
-	ForgotPassword,
-	UpdateUserAttribute,
-	VerifyUserAttribute,
-	AdminCreateUser,
-	AccountTakeOverNotification,
-	Authentication,
-}
+// Triggers lists the eight Cognito trigger names in registry order
+// (templates.Registry is their one source).
+var Triggers = templates.Names(templates.Cognito)
+
+// Templates lists every template's name in registry order: the Cognito
+// triggers, then the service templates.
+var Templates = templates.Names("")
 
 // Errors Render returns for bad input, to test with errors.Is. A retry
 // cannot fix any of them.
@@ -69,6 +67,9 @@ type Data struct {
 	// "" leaves cid out. ForgotPassword only.
 	ClientID string
 	Takeover *Takeover // only for AccountTakeOverNotification
+	// Values is a service template's data, the shape its registry schema
+	// declares (strings, lists of strings, objects); nil for Cognito mails.
+	Values map[string]any
 }
 
 // Takeover holds the details of an AccountTakeOverNotification. Empty fields
@@ -103,9 +104,12 @@ const (
 // fileName is the template file for a trigger: "ForgotPassword.tmpl".
 func fileName(trigger string) string { return trigger + ".tmpl" }
 
-// needsCode reports whether a trigger's message carries a code (or a
-// temporary password).
-func needsCode(trigger string) bool { return trigger != AccountTakeOverNotification }
+// needsCode reports whether a template's message carries a code (or a
+// temporary password): the registry's Code.
+func needsCode(name string) bool {
+	t, _ := templates.Lookup(name)
+	return t.Code
+}
 
 // Renderer renders messages from parsed templates. It is safe for
 // concurrent use.
@@ -195,10 +199,10 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 		opts:    opts,
 		locales: sortedLocales(cat),
 		cat:     cat,
-		sets:    make(map[string]map[string]set, len(Triggers)),
+		sets:    make(map[string]map[string]set, len(Templates)),
 	}
 	r.inline = r.inl.inline
-	for _, trigger := range Triggers {
+	for _, trigger := range Templates {
 		file := fileName(trigger)
 		h, err := baseHTML.Clone()
 		if err != nil {
@@ -245,7 +249,7 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 		return doc, err
 	}
 	defer func() { r.inline = r.inl.inline }()
-	for _, trigger := range Triggers {
+	for _, trigger := range Templates {
 		for _, loc := range r.locales {
 			for _, d := range Samples(trigger) {
 				d.Locale = loc
@@ -296,6 +300,50 @@ func Samples(trigger string) []Data {
 			OneClickInvalidURL: "https://example.com/invalid",
 		}
 		out = append(out, d)
+	}
+	return out
+}
+
+// Example returns the registry's example data for the template called
+// name (templates.Registry): what the preview shows. Email and Locale are
+// left for the caller.
+func Example(name string) Data {
+	t, _ := templates.Lookup(name)
+	ex := func(field string) string { return templates.Example(name, field) }
+	d := Data{Trigger: name, Username: ex("username"), Code: ex("code")}
+	switch {
+	case name == ForgotPassword:
+		d.ClientID = ex("client_id")
+	case name == AccountTakeOverNotification:
+		d.Takeover = &Takeover{
+			EventID:            ex("event_id"),
+			LoginTime:          ex("login_time"),
+			IPAddress:          ex("ip_address"),
+			City:               ex("city"),
+			Country:            ex("country"),
+			DeviceName:         ex("device_name"),
+			Action:             ex("action"),
+			OneClickValidURL:   ex("one_click_valid"),
+			OneClickInvalidURL: ex("one_click_invalid"),
+		}
+	case t.Kind == templates.Service:
+		d.Code = ""
+		d.Values = exampleValues(t.Schema)
+	}
+	return d
+}
+
+// exampleValues builds a data object from the schema's examples, the shape
+// a caller sends.
+func exampleValues(fields []templates.Field) map[string]any {
+	out := map[string]any{}
+	for _, f := range fields {
+		switch {
+		case f.Type == templates.Object:
+			out[f.Name] = exampleValues(f.Fields)
+		case f.Example != nil:
+			out[f.Name] = f.Example
+		}
 	}
 	return out
 }
