@@ -122,6 +122,28 @@ var Registry = []Template{
 		Description: "Threat protection saw a risky sign-in."},
 	{Name: "Authentication", Kind: Cognito, Code: true, Schema: cognitoUser,
 		Description: "Email sign-in code (MFA or passwordless)."},
+
+	{Name: "notice", Kind: Service,
+		Schema: []Field{
+			{Name: "subject", Type: String, Required: true, MaxLength: 200, Example: "Your dossier export is ready"},
+			{Name: "heading", Type: String, Required: true, MaxLength: 200, Example: "Your export is ready"},
+			{Name: "paragraphs", Type: List, Required: true, MinItems: 1, MaxItems: 5, Example: []string{
+				"The dossier you asked for has been exported.",
+				"The download link works for seven days.",
+			}},
+			{Name: "button", Type: Object, Fields: []Field{
+				{Name: "label", Type: String, Required: true, MaxLength: 80, Example: "Download the dossier"},
+				{Name: "url", Type: URL, Required: true, Example: "https://docs.example.com/dossiers/42.pdf"},
+			}},
+			{Name: "code", Type: String, MaxLength: 64, Example: "731905"},
+			{Name: "footnote", Type: String, Example: "You asked for this export in the Phenom web app."},
+		},
+		Description: "Service mail: any Phenom service's branded notice (heading, paragraphs, an optional button and code)."},
+	{Name: "welcome", Kind: Service,
+		Schema: []Field{
+			{Name: "name", Type: String, Required: true, MaxLength: 200, Example: "Ada"},
+		},
+		Description: "Service mail: a user's first sign-in; the links to the apps come from the configuration."},
 }
 
 // Lookup returns the template called name.

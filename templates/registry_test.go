@@ -34,8 +34,8 @@ func TestRegistryRendersEveryTemplate(t *testing.T) {
 				t.Errorf("%s in %s: empty part", tmpl.Name, loc)
 			}
 			for _, v := range shownExamples(tmpl) {
-				if !strings.Contains(m.Text, v) {
-					t.Errorf("%s in %s: the text part does not show the example %q", tmpl.Name, loc, v)
+				if !strings.Contains(m.Subject+"\n"+m.Text, v) {
+					t.Errorf("%s in %s: neither the subject nor the text shows the example %q", tmpl.Name, loc, v)
 				}
 			}
 		}

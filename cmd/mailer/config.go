@@ -50,6 +50,9 @@ type DecryptConfig struct {
 type RenderConfig struct {
 	ResetURL     string
 	SupportEmail string
+	// The welcome mail's links: the web app (default www.thephenom.app)
+	// and the store pages (unset: that link is left out).
+	WebAppURL, AppStoreURL, PlayStoreURL string
 }
 
 // SendConfig is what building and delivering a mail needs.
@@ -80,6 +83,10 @@ const envDoc = `Environment:
   MAILER_TIMEOUT               bound on one invocation outside Lambda (default 30s)
   MAILER_ENVIRONMENT           value of the "environment" email tag, e.g. staging (optional)
   MAILER_SUPPORT_EMAIL         support address shown in the footer (default support@thephenom.app)
+  MAILER_WEB_APP_URL           the web app the welcome mail links to (https; default https://www.thephenom.app)
+  MAILER_APP_STORE_URL         the iOS app's App Store page for the welcome mail (https; optional: unset leaves
+                               the link out)
+  MAILER_PLAY_STORE_URL        the Android app's Google Play page for the welcome mail (https; optional, likewise)
   MAILER_DKIM_SELECTOR         with a private key: sign each mail with DKIM in the mailer itself (optional)
   MAILER_DKIM_DOMAIN           d= of that signature (default: the From domain)
   MAILER_DKIM_PRIVATE_KEY      PEM private key for that signature, or
@@ -202,16 +209,27 @@ func (e *envReader) render() RenderConfig {
 	c := RenderConfig{
 		ResetURL:     orDefault(e.getenv("PASSWORD_RESET_URL"), render.DefaultResetURL),
 		SupportEmail: orDefault(e.getenv("MAILER_SUPPORT_EMAIL"), render.DefaultSupportEmail),
+		WebAppURL:    orDefault(e.getenv("MAILER_WEB_APP_URL"), render.DefaultWebAppURL),
+		AppStoreURL:  e.str("MAILER_APP_STORE_URL"),
+		PlayStoreURL: e.str("MAILER_PLAY_STORE_URL"),
 	}
 	if u, err := url.Parse(c.ResetURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
 		e.errs = append(e.errs, fmt.Errorf("PASSWORD_RESET_URL=%q is not an absolute http(s) URL", c.ResetURL))
+	}
+	for _, v := range []struct{ name, url string }{
+		{"MAILER_WEB_APP_URL", c.WebAppURL}, {"MAILER_APP_STORE_URL", c.AppStoreURL}, {"MAILER_PLAY_STORE_URL", c.PlayStoreURL},
+	} {
+		if u, err := url.Parse(v.url); v.url != "" && (err != nil || u.Scheme != "https" || u.Host == "") {
+			e.errs = append(e.errs, fmt.Errorf("%s=%q is not an absolute https URL", v.name, v.url))
+		}
 	}
 	return c
 }
 
 // options are the renderer's options.
 func (c RenderConfig) options() render.Options {
-	return render.Options{ResetURL: c.ResetURL, SupportEmail: c.SupportEmail}
+	return render.Options{ResetURL: c.ResetURL, SupportEmail: c.SupportEmail,
+		WebAppURL: c.WebAppURL, AppStoreURL: c.AppStoreURL, PlayStoreURL: c.PlayStoreURL}
 }
 
 // send reads MAILER_FROM, MAILER_CONFIGURATION_SET, MAILER_REQUIRE_DKIM,

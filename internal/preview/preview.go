@@ -45,9 +45,15 @@ type Sample struct {
 // Name is "<locale>/<Trigger>", the sample's path without extension.
 func (s Sample) Name() string { return s.Locale + "/" + s.Trigger }
 
-// Code is what the message must show: the code or temporary password, ""
-// for AccountTakeOverNotification.
-func (s Sample) Code() string { return s.Data.Code }
+// Code is what the message must show: the code or temporary password (a
+// service template's "code" value), "" for AccountTakeOverNotification and
+// mails without one.
+func (s Sample) Code() string {
+	if c, ok := s.Data.Values["code"].(string); ok && s.Data.Code == "" {
+		return c // a service template's optional code (notice)
+	}
+	return s.Data.Code
+}
 
 // Samples returns one Sample per trigger per locale, locales in the order
 // given, templates in registry order, each with the registry's example

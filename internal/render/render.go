@@ -53,6 +53,7 @@ var (
 	ErrUnknownTrigger = errors.New("unknown trigger")
 	ErrMissingCode    = errors.New("missing code")
 	ErrMissingEmail   = errors.New("missing email")
+	ErrInvalidData    = errors.New("invalid data")
 )
 
 // Data is what one message is rendered from.
@@ -87,12 +88,20 @@ type Message struct{ Subject, HTML, Text string }
 type Options struct {
 	ResetURL     string // default "https://www.thephenom.app/reset-password"
 	SupportEmail string // default "support@thephenom.app"
+	// WebAppURL is the web app the welcome mail links to (default
+	// "https://www.thephenom.app", the sign-in redirect of the prod pool).
+	WebAppURL string
+	// AppStoreURL and PlayStoreURL are the mobile app's store pages the
+	// welcome mail links to; "" leaves that link out (no default: the
+	// listings are not published in anything this project reads).
+	AppStoreURL, PlayStoreURL string
 }
 
 // Defaults for Options.
 const (
 	DefaultResetURL     = "https://www.thephenom.app/reset-password"
 	DefaultSupportEmail = "support@thephenom.app"
+	DefaultWebAppURL    = "https://www.thephenom.app"
 )
 
 // Template file names inside the fs.FS.
@@ -173,6 +182,14 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 	}
 	if u, err := url.Parse(opts.ResetURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("render: reset URL %q is not an absolute http(s) URL", opts.ResetURL)
+	}
+	if opts.WebAppURL == "" {
+		opts.WebAppURL = DefaultWebAppURL
+	}
+	for name, v := range map[string]string{"web app": opts.WebAppURL, "App Store": opts.AppStoreURL, "Google Play": opts.PlayStoreURL} {
+		if u, err := url.Parse(v); v != "" && (err != nil || u.Scheme != "https" || u.Host == "") {
+			return nil, fmt.Errorf("render: %s URL %q is not an absolute https URL", name, v)
+		}
 	}
 	if at := strings.IndexByte(opts.SupportEmail, '@'); at <= 0 || at == len(opts.SupportEmail)-1 ||
 		strings.ContainsAny(opts.SupportEmail, " \t\r\n<>\"") {
@@ -272,6 +289,11 @@ func (r *Renderer) LocaleName(loc string) string { return r.cat[loc][keyName] }
 // every branch of its template: for AccountTakeOverNotification one Data
 // per action wording. Nothing in it is a real address, code or link.
 func Samples(trigger string) []Data {
+	if t, _ := templates.Lookup(trigger); t.Kind == templates.Service {
+		d := Example(trigger)
+		d.Locale, d.Email = DefaultLocale, "sample@example.com"
+		return []Data{d}
+	}
 	d := Data{
 		Trigger:  trigger,
 		Locale:   DefaultLocale,
@@ -363,7 +385,17 @@ type view struct {
 	Takeover      Takeover // AccountTakeOverNotification only; zero otherwise
 	Place         string   // Takeover City and Country, comma separated, empty ones left out
 	Outcome       string   // what Cognito did: "blocked", "challenged", "allowed" or "" (unknown)
+	// Data is a service template's data (Data.Values, checked against its
+	// schema and cleaned); nil for Cognito mails.
+	Data map[string]any
+	// WebAppURL, AppStoreURL and PlayStoreURL are Options' links ("" when
+	// not configured), for the welcome mail.
+	WebAppURL, AppStoreURL, PlayStoreURL string
 }
+
+// subjectView is what a service template's subject sees: its data and
+// nothing else. A Cognito subject sees nothing.
+type subjectView struct{ Data map[string]any }
 
 // Render renders the message for d in the locale ResolveLocale picks for
 // d.Locale. Errors name the trigger and template file, never the code or
@@ -381,10 +413,20 @@ func (r *Renderer) Render(d Data) (Message, error) {
 	}
 	loc := ResolveLocale(d.Locale, r.locales)
 	s := byLocale[loc]
+	tmpl, _ := templates.Lookup(d.Trigger)
+	var values map[string]any
+	var subjectData any = struct{}{}
+	if tmpl.Kind == templates.Service {
+		var err error
+		if values, err = checkValues("data", tmpl.Schema, d.Values); err != nil {
+			return Message{}, fmt.Errorf("render %s: %w", d.Trigger, err)
+		}
+		subjectData = subjectView{Data: values}
+	}
 
 	var buf bytes.Buffer
 	buf.Grow(32 << 10) // the HTML is 10-15 KB before inlining
-	if err := s.text.ExecuteTemplate(&buf, "subject", struct{}{}); err != nil {
+	if err := s.text.ExecuteTemplate(&buf, "subject", subjectData); err != nil {
 		return Message{}, fmt.Errorf("render %s: subject in %s: %w", d.Trigger, s.file, err)
 	}
 	subject := strings.TrimSpace(buf.String())
@@ -404,6 +446,10 @@ func (r *Renderer) Render(d Data) (Message, error) {
 		Code:          d.Code,
 		SupportEmail:  r.opts.SupportEmail,
 		SupportMailto: "mailto:" + r.opts.SupportEmail,
+		Data:          values,
+		WebAppURL:     r.opts.WebAppURL,
+		AppStoreURL:   r.opts.AppStoreURL,
+		PlayStoreURL:  r.opts.PlayStoreURL,
 	}
 	if d.Trigger == ForgotPassword {
 		v.ResetLink = ResetLink(r.opts.ResetURL, d.Code, d.Email, d.ClientID)
