@@ -1,6 +1,8 @@
-// Package templates holds the mail templates Phenom sends for Amazon Cognito
-// (the custom email sender trigger) and exports them as FS, embedded in the
-// binary. The files are read by internal/render, which accepts any fs.FS, so
+// Package templates holds the mail templates Phenom sends, for Amazon
+// Cognito (the custom email sender trigger) and for Phenom's other services,
+// and their registry (Registry, registry.go: the one list of templates, each
+// with its data schema and examples), and exports the files as FS, embedded
+// in the binary. The files are read by internal/render, which accepts any fs.FS, so
 // a preview can read this folder from disk instead.
 //
 // Layout:
@@ -9,7 +11,7 @@
 //	                ("heading", "code", "secret", "button",
 //	                "button-secondary", "note", "detail")
 //	layout.txt      the plain-text frame around every message
-//	<Trigger>.tmpl  one per trigger ("ForgotPassword.tmpl"), defining
+//	<name>.tmpl     one per template ("ForgotPassword.tmpl", "notice.tmpl"), defining
 //	                "subject", "preheader", "html" and "text"
 //	locales/*.json  the message catalogue, one file per language
 //	                ("en.json", "es.json"): every human-readable string,
@@ -24,8 +26,8 @@
 // 639 code such as "fr") and translate every value, keeping the {name}
 // placeholders; the renderer refuses a catalogue with a key missing.
 //
-// It must not hold logic beyond the templates' own: the data they see is
-// internal/render's Data.
+// It must not hold logic beyond the templates' own and the registry's
+// declarations: the data they see is internal/render's view.
 package templates
 
 import (

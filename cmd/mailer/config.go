@@ -12,37 +12,60 @@ import (
 
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
 	"github.com/Phenom-earth/phenom-mailer/internal/delivery"
+	"github.com/Phenom-earth/phenom-mailer/internal/render"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
 )
 
-// Config is everything the mailer reads from its environment.
+// Config is everything the Cognito sender reads from its environment,
+// split by concern so that a command loads only what it uses (`mailer
+// preview` loads RenderConfig and, for --send-to, SendConfig; it decrypts
+// nothing).
 type Config struct {
-	KMSKeyARNs         []string
-	AllowedPools       []string
-	RequirePoolContext bool
-	ResetURL           string
-	From               string
-	ConfigurationSet   string
-	RequireDKIM        bool
-	Delivery           string // "ses" or "maildir:PATH"
-	MaildirPath        string
-	Timeout            time.Duration
-	Environment        string
-	SupportEmail       string
-	DKIMSelector       string
-	DKIMDomain         string
-	DKIMPrivateKey     []byte // never logged
-	IdempotencyTable   string
-	CheckSuppression   bool
+	DecryptConfig
+	RenderConfig
+	SendConfig
+	IdempotencyTable string
+	Timeout          time.Duration
+	Environment      string
 	// Read by `mailer doctor` only (the failed-events queue's URL, read by
 	// doctor and trace, is Record.FailedEventsQueueURL).
 	EventsDLQURL string
 	AlarmPrefix  string
+
+	Record DeliveryConfig // MAILER_DELIVERY_TABLE, MAILER_DELIVERY_TTL
+}
+
+// DecryptConfig is what decrypting Cognito's codes needs: the pools' keys
+// and which pools are served.
+type DecryptConfig struct {
+	KMSKeyARNs         []string
+	AllowedPools       []string
+	RequirePoolContext bool
 	// PoolClients maps a user pool id to its default app client, the reset
 	// link's cid when Cognito names no client (MAILER_POOL_CLIENTS).
 	PoolClients map[string]string
+}
 
-	Record DeliveryConfig // MAILER_DELIVERY_TABLE, MAILER_DELIVERY_TTL
+// RenderConfig is what the renderer needs (render.Options).
+type RenderConfig struct {
+	ResetURL     string
+	SupportEmail string
+	// The welcome mail's links: the web app (default www.thephenom.app)
+	// and the store pages (unset: that link is left out).
+	WebAppURL, AppStoreURL, PlayStoreURL string
+}
+
+// SendConfig is what building and delivering a mail needs.
+type SendConfig struct {
+	From             string
+	ConfigurationSet string
+	RequireDKIM      bool
+	Delivery         string // "ses" or "maildir:PATH"
+	MaildirPath      string
+	DKIMSelector     string
+	DKIMDomain       string
+	DKIMPrivateKey   []byte // never logged
+	CheckSuppression bool
 }
 
 // envDoc documents every variable; `mailer help` prints it.
@@ -60,6 +83,10 @@ const envDoc = `Environment:
   MAILER_TIMEOUT               bound on one invocation outside Lambda (default 30s)
   MAILER_ENVIRONMENT           value of the "environment" email tag, e.g. staging (optional)
   MAILER_SUPPORT_EMAIL         support address shown in the footer (default support@thephenom.app)
+  MAILER_WEB_APP_URL           the web app the welcome mail links to (https; default https://www.thephenom.app)
+  MAILER_APP_STORE_URL         the iOS app's App Store page for the welcome mail (https; optional: unset leaves
+                               the link out)
+  MAILER_PLAY_STORE_URL        the Android app's Google Play page for the welcome mail (https; optional, likewise)
   MAILER_DKIM_SELECTOR         with a private key: sign each mail with DKIM in the mailer itself (optional)
   MAILER_DKIM_DOMAIN           d= of that signature (default: the From domain)
   MAILER_DKIM_PRIVATE_KEY      PEM private key for that signature, or
@@ -89,97 +116,167 @@ const envDoc = `Environment:
                                variables configure the AWS clients as usual.
 `
 
+// envReader reads variables and collects every problem.
+type envReader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (e *envReader) str(name string) string { return strings.TrimSpace(e.getenv(name)) }
+
+func (e *envReader) boolVar(name string, def bool) bool {
+	v := e.str(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not true or false", name, v))
+		return def
+	}
+	return b
+}
+
 // loadConfig reads the environment and reports every problem at once.
 func loadConfig(getenv func(string) string) (Config, error) {
-	var errs []error
-	boolVar := func(name string, def bool) bool {
-		v := strings.TrimSpace(getenv(name))
-		if v == "" {
-			return def
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q is not true or false", name, v))
-			return def
-		}
-		return b
-	}
+	e := &envReader{getenv: getenv}
 	c := Config{
-		KMSKeyARNs:         splitList(getenv("MAILER_KMS_KEY_ARNS")),
-		AllowedPools:       splitList(getenv("MAILER_ALLOWED_POOLS")),
-		RequirePoolContext: boolVar("MAILER_REQUIRE_POOL_CONTEXT", true),
-		ResetURL:           orDefault(getenv("PASSWORD_RESET_URL"), "https://www.thephenom.app/reset-password"),
-		From:               orDefault(getenv("MAILER_FROM"), send.DefaultFrom),
-		ConfigurationSet:   strings.TrimSpace(getenv("MAILER_CONFIGURATION_SET")),
-		RequireDKIM:        boolVar("MAILER_REQUIRE_DKIM", true),
-		Delivery:           orDefault(getenv("MAILER_DELIVERY"), "ses"),
-		Timeout:            30 * time.Second,
-		Environment:        strings.TrimSpace(getenv("MAILER_ENVIRONMENT")),
-		SupportEmail:       orDefault(getenv("MAILER_SUPPORT_EMAIL"), "support@thephenom.app"),
-		DKIMSelector:       strings.TrimSpace(getenv("MAILER_DKIM_SELECTOR")),
-		DKIMDomain:         strings.TrimSpace(getenv("MAILER_DKIM_DOMAIN")),
-		IdempotencyTable:   strings.TrimSpace(getenv("MAILER_IDEMPOTENCY_TABLE")),
-		CheckSuppression:   boolVar("MAILER_CHECK_SUPPRESSION", true),
-		EventsDLQURL:       strings.TrimSpace(getenv("MAILER_EVENTS_DLQ_URL")),
-		AlarmPrefix:        strings.TrimSpace(getenv("MAILER_ALARM_PREFIX")),
+		DecryptConfig:    e.decrypt(),
+		RenderConfig:     e.render(),
+		SendConfig:       e.send(),
+		Timeout:          30 * time.Second,
+		Environment:      e.str("MAILER_ENVIRONMENT"),
+		IdempotencyTable: e.str("MAILER_IDEMPOTENCY_TABLE"),
+		EventsDLQURL:     e.str("MAILER_EVENTS_DLQ_URL"),
+		AlarmPrefix:      e.str("MAILER_ALARM_PREFIX"),
+	}
+	if v := e.str("MAILER_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			e.errs = append(e.errs, fmt.Errorf("MAILER_TIMEOUT=%q is not a positive duration such as 30s", v))
+		} else {
+			c.Timeout = d
+		}
+	}
+	var err error
+	if c.Record, err = loadDeliveryConfig(getenv); err != nil {
+		e.errs = append(e.errs, err)
+	}
+	return c, e.err()
+}
+
+// loadRenderConfig reads only what the renderer needs.
+func loadRenderConfig(getenv func(string) string) (RenderConfig, error) {
+	e := &envReader{getenv: getenv}
+	c := e.render()
+	return c, e.err()
+}
+
+// loadSendConfig reads only what building and delivering needs.
+func loadSendConfig(getenv func(string) string) (SendConfig, error) {
+	e := &envReader{getenv: getenv}
+	c := e.send()
+	return c, e.err()
+}
+
+func (e *envReader) err() error {
+	if len(e.errs) > 0 {
+		return fmt.Errorf("configuration: %w", errors.Join(e.errs...))
+	}
+	return nil
+}
+
+// decrypt reads MAILER_KMS_KEY_ARNS, MAILER_ALLOWED_POOLS,
+// MAILER_REQUIRE_POOL_CONTEXT and MAILER_POOL_CLIENTS.
+func (e *envReader) decrypt() DecryptConfig {
+	c := DecryptConfig{
+		KMSKeyARNs:         splitList(e.getenv("MAILER_KMS_KEY_ARNS")),
+		AllowedPools:       splitList(e.getenv("MAILER_ALLOWED_POOLS")),
+		RequirePoolContext: e.boolVar("MAILER_REQUIRE_POOL_CONTEXT", true),
 	}
 	if len(c.KMSKeyARNs) == 0 {
-		errs = append(errs, errors.New("MAILER_KMS_KEY_ARNS is required (comma-separated KMS key ARNs)"))
+		e.errs = append(e.errs, errors.New("MAILER_KMS_KEY_ARNS is required (comma-separated KMS key ARNs)"))
 	}
 	if len(c.AllowedPools) == 0 {
-		errs = append(errs, errors.New("MAILER_ALLOWED_POOLS is required (comma-separated user pool ids)"))
+		e.errs = append(e.errs, errors.New("MAILER_ALLOWED_POOLS is required (comma-separated user pool ids)"))
 	}
-	c.PoolClients, errs = parsePoolClients(getenv("MAILER_POOL_CLIENTS"), c.AllowedPools, errs)
+	c.PoolClients, e.errs = parsePoolClients(e.getenv("MAILER_POOL_CLIENTS"), c.AllowedPools, e.errs)
+	return c
+}
+
+// render reads PASSWORD_RESET_URL and MAILER_SUPPORT_EMAIL.
+func (e *envReader) render() RenderConfig {
+	c := RenderConfig{
+		ResetURL:     orDefault(e.getenv("PASSWORD_RESET_URL"), render.DefaultResetURL),
+		SupportEmail: orDefault(e.getenv("MAILER_SUPPORT_EMAIL"), render.DefaultSupportEmail),
+		WebAppURL:    orDefault(e.getenv("MAILER_WEB_APP_URL"), render.DefaultWebAppURL),
+		AppStoreURL:  e.str("MAILER_APP_STORE_URL"),
+		PlayStoreURL: e.str("MAILER_PLAY_STORE_URL"),
+	}
 	if u, err := url.Parse(c.ResetURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
-		errs = append(errs, fmt.Errorf("PASSWORD_RESET_URL=%q is not an absolute http(s) URL", c.ResetURL))
+		e.errs = append(e.errs, fmt.Errorf("PASSWORD_RESET_URL=%q is not an absolute http(s) URL", c.ResetURL))
+	}
+	for _, v := range []struct{ name, url string }{
+		{"MAILER_WEB_APP_URL", c.WebAppURL}, {"MAILER_APP_STORE_URL", c.AppStoreURL}, {"MAILER_PLAY_STORE_URL", c.PlayStoreURL},
+	} {
+		if u, err := url.Parse(v.url); v.url != "" && (err != nil || u.Scheme != "https" || u.Host == "") {
+			e.errs = append(e.errs, fmt.Errorf("%s=%q is not an absolute https URL", v.name, v.url))
+		}
+	}
+	return c
+}
+
+// options are the renderer's options.
+func (c RenderConfig) options() render.Options {
+	return render.Options{ResetURL: c.ResetURL, SupportEmail: c.SupportEmail,
+		WebAppURL: c.WebAppURL, AppStoreURL: c.AppStoreURL, PlayStoreURL: c.PlayStoreURL}
+}
+
+// send reads MAILER_FROM, MAILER_CONFIGURATION_SET, MAILER_REQUIRE_DKIM,
+// MAILER_DELIVERY, the DKIM variables and MAILER_CHECK_SUPPRESSION.
+func (e *envReader) send() SendConfig {
+	c := SendConfig{
+		From:             orDefault(e.getenv("MAILER_FROM"), send.DefaultFrom),
+		ConfigurationSet: e.str("MAILER_CONFIGURATION_SET"),
+		RequireDKIM:      e.boolVar("MAILER_REQUIRE_DKIM", true),
+		Delivery:         orDefault(e.getenv("MAILER_DELIVERY"), "ses"),
+		DKIMSelector:     e.str("MAILER_DKIM_SELECTOR"),
+		DKIMDomain:       e.str("MAILER_DKIM_DOMAIN"),
+		CheckSuppression: e.boolVar("MAILER_CHECK_SUPPRESSION", true),
 	}
 	from, err := send.ParseFrom(c.From)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("MAILER_FROM: %w", err))
+		e.errs = append(e.errs, fmt.Errorf("MAILER_FROM: %w", err))
 	}
 	switch {
 	case c.Delivery == "ses":
 	case strings.HasPrefix(c.Delivery, "maildir:") && len(c.Delivery) > len("maildir:"):
 		c.MaildirPath = strings.TrimPrefix(c.Delivery, "maildir:")
 	default:
-		errs = append(errs, fmt.Errorf(`MAILER_DELIVERY=%q: want "ses" or "maildir:PATH"`, c.Delivery))
+		e.errs = append(e.errs, fmt.Errorf(`MAILER_DELIVERY=%q: want "ses" or "maildir:PATH"`, c.Delivery))
 	}
-	if v := strings.TrimSpace(getenv("MAILER_TIMEOUT")); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("MAILER_TIMEOUT=%q is not a positive duration such as 30s", v))
-		} else {
-			c.Timeout = d
-		}
-	}
-	key := getenv("MAILER_DKIM_PRIVATE_KEY")
-	if f := getenv("MAILER_DKIM_PRIVATE_KEY_FILE"); f != "" {
+	key := e.getenv("MAILER_DKIM_PRIVATE_KEY")
+	if f := e.getenv("MAILER_DKIM_PRIVATE_KEY_FILE"); f != "" {
 		if key != "" {
-			errs = append(errs, errors.New("set MAILER_DKIM_PRIVATE_KEY or MAILER_DKIM_PRIVATE_KEY_FILE, not both"))
+			e.errs = append(e.errs, errors.New("set MAILER_DKIM_PRIVATE_KEY or MAILER_DKIM_PRIVATE_KEY_FILE, not both"))
 		}
 		b, err := os.ReadFile(f)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("MAILER_DKIM_PRIVATE_KEY_FILE: %w", err))
+			e.errs = append(e.errs, fmt.Errorf("MAILER_DKIM_PRIVATE_KEY_FILE: %w", err))
 		}
 		key = string(b)
 	}
 	c.DKIMPrivateKey = []byte(key)
 	switch {
 	case c.DKIMSelector != "" && key == "":
-		errs = append(errs, errors.New("MAILER_DKIM_SELECTOR is set but no MAILER_DKIM_PRIVATE_KEY(_FILE)"))
+		e.errs = append(e.errs, errors.New("MAILER_DKIM_SELECTOR is set but no MAILER_DKIM_PRIVATE_KEY(_FILE)"))
 	case c.DKIMSelector == "" && key != "":
-		errs = append(errs, errors.New("a DKIM private key is set but no MAILER_DKIM_SELECTOR"))
+		e.errs = append(e.errs, errors.New("a DKIM private key is set but no MAILER_DKIM_SELECTOR"))
 	}
 	if c.DKIMDomain == "" && err == nil {
 		c.DKIMDomain = send.Domain(from.Address)
 	}
-	if c.Record, err = loadDeliveryConfig(getenv); err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))
-	}
-	return c, nil
+	return c
 }
 
 // parsePoolClients reads MAILER_POOL_CLIENTS, "poolId=clientId,...",

@@ -90,3 +90,19 @@ func TestConfigSuppressionAndDoctorSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderConfigStoreLinks: the welcome mail's links are configuration,
+// https only, and `mailer preview` reads them without any KMS variable.
+func TestRenderConfigStoreLinks(t *testing.T) {
+	c, err := loadRenderConfig(envMap(map[string]string{"MAILER_APP_STORE_URL": "https://apps.example.com/phenom"}))
+	if err != nil {
+		t.Fatalf("loadRenderConfig without KMS variables: %v", err)
+	}
+	if c.WebAppURL != "https://www.thephenom.app" || c.AppStoreURL != "https://apps.example.com/phenom" || c.PlayStoreURL != "" {
+		t.Errorf("render config %+v", c)
+	}
+	_, err = loadRenderConfig(envMap(map[string]string{"MAILER_PLAY_STORE_URL": "http://play.example.com/x"}))
+	if err == nil || !strings.Contains(err.Error(), "MAILER_PLAY_STORE_URL") {
+		t.Errorf("an http store link: %v, want a MAILER_PLAY_STORE_URL error", err)
+	}
+}

@@ -234,11 +234,11 @@ func newHandler(ctx context.Context, cfg Config, logger *slog.Logger) (*cognito.
 	if err != nil {
 		return nil, err
 	}
-	rend, err := render.New(templates.FS, render.Options{ResetURL: cfg.ResetURL, SupportEmail: cfg.SupportEmail})
+	rend, err := render.New(templates.FS, cfg.RenderConfig.options())
 	if err != nil {
 		return nil, err
 	}
-	sender, err := newSender(cfg, awsCfg)
+	sender, err := newSender(cfg.SendConfig, awsCfg)
 	if err != nil {
 		return nil, err
 	}

@@ -64,10 +64,11 @@ func runPreview(ctx context.Context, args []string, getenv func(string) string, 
 		return &exitError{Code: exitUsage, Err: errors.New("preview needs --out DIR, --serve 127.0.0.1:PORT or --send-to ADDRESS")}
 	}
 
-	opts := render.Options{
-		ResetURL:     strings.TrimSpace(getenv("PASSWORD_RESET_URL")),
-		SupportEmail: strings.TrimSpace(getenv("MAILER_SUPPORT_EMAIL")),
+	rcfg, err := loadRenderConfig(getenv)
+	if err != nil {
+		return &exitError{Code: exitUsage, Err: err}
 	}
+	opts := rcfg.options()
 	load := func() (*render.Renderer, error) {
 		var fsys fs.FS = templates.FS
 		if *dir != "" {
@@ -83,7 +84,7 @@ func runPreview(ctx context.Context, args []string, getenv func(string) string, 
 		return &exitError{Code: exitUsage, Err: fmt.Errorf("MAILER_FROM: %w", err)}
 	}
 	if strings.TrimSpace(getenv("MAILER_DKIM_SELECTOR")) != "" {
-		cfg, err := loadConfig(senderEnv(getenv))
+		cfg, err := loadSendConfig(getenv)
 		if err != nil {
 			return &exitError{Code: exitUsage, Err: err}
 		}
@@ -215,7 +216,7 @@ func previewSend(ctx context.Context, r *render.Renderer, to string, getenv func
 	if err := send.CheckRecipient(to); err != nil {
 		return &exitError{Code: exitUsage, Err: fmt.Errorf("--send-to: %w", err)}
 	}
-	cfg, err := loadConfig(senderEnv(getenv))
+	cfg, err := loadSendConfig(getenv)
 	if err != nil {
 		return &exitError{Code: exitUsage, Err: err}
 	}
@@ -240,18 +241,4 @@ func previewSend(ctx context.Context, r *render.Renderer, to string, getenv func
 	}
 	logger.Info("preview: samples sent", "sent", len(sent), "delivery", cfg.Delivery, "recipient", cognito.MaskEmail(to))
 	return nil
-}
-
-// senderEnv lets loadConfig read the sending half of the configuration
-// for --send-to. The preview decrypts nothing, so the KMS keys and pools
-// loadConfig requires get a placeholder when unset; every other variable,
-// and every check on it, is the handler's.
-func senderEnv(getenv func(string) string) func(string) string {
-	return func(name string) string {
-		v := getenv(name)
-		if v == "" && (name == "MAILER_KMS_KEY_ARNS" || name == "MAILER_ALLOWED_POOLS") {
-			return "unused-by-preview"
-		}
-		return v
-	}
 }

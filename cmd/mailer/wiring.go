@@ -23,7 +23,7 @@ func newSuppressionList(awsCfg aws.Config) *send.SuppressionList {
 // when configured, and the Maildir or SES transport. The handler and
 // `mailer preview --send-to` share it, so a preview goes out exactly as a
 // real mail would.
-func newSender(cfg Config, awsCfg aws.Config) (*send.Sender, error) {
+func newSender(cfg SendConfig, awsCfg aws.Config) (*send.Sender, error) {
 	from, err := send.ParseFrom(cfg.From)
 	if err != nil {
 		return nil, err

@@ -5,7 +5,11 @@
 // it depends on the small interfaces it declares.
 package cognito
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/Phenom-earth/phenom-mailer/templates"
+)
 
 // TriggerSource is the event's triggerSource, for example
 // "CustomEmailSender_ForgotPassword".
@@ -23,17 +27,15 @@ const (
 	TriggerAuthentication              TriggerSource = "CustomEmailSender_Authentication"
 )
 
-// TriggerSources lists every trigger source the mailer handles, in a fixed order.
-var TriggerSources = []TriggerSource{
-	TriggerSignUp,
-	TriggerResendCode,
-	TriggerForgotPassword,
-	TriggerUpdateUserAttribute,
-	TriggerVerifyUserAttribute,
-	TriggerAdminCreateUser,
-	TriggerAccountTakeOverNotification,
-	TriggerAuthentication,
-}
+// TriggerSources lists every trigger source the mailer handles, in a fixed
+// order: the Cognito templates of templates.Registry, prefixed.
+var TriggerSources = func() []TriggerSource {
+	var out []TriggerSource
+	for _, name := range templates.Names(templates.Cognito) {
+		out = append(out, TriggerSource(triggerPrefix+name))
+	}
+	return out
+}()
 
 const triggerPrefix = "CustomEmailSender_"
 
@@ -43,17 +45,27 @@ func (t TriggerSource) Name() string { return strings.TrimPrefix(string(t), trig
 
 // Known reports whether t is one of the eight trigger sources.
 func (t TriggerSource) Known() bool {
-	for _, k := range TriggerSources {
-		if k == t {
-			return true
-		}
-	}
-	return false
+	_, ok := t.Template()
+	return ok
 }
 
-// HasCode reports whether events of this trigger carry an encrypted code.
-// Account-takeover notices are the only ones that do not.
-func (t TriggerSource) HasCode() bool { return t != TriggerAccountTakeOverNotification }
+// Template is the registry entry of the trigger's mail; ok is false for an
+// unknown trigger source.
+func (t TriggerSource) Template() (tmpl templates.Template, ok bool) {
+	if !strings.HasPrefix(string(t), triggerPrefix) {
+		return templates.Template{}, false
+	}
+	tmpl, ok = templates.Lookup(t.Name())
+	return tmpl, ok && tmpl.Kind == templates.Cognito
+}
+
+// HasCode reports whether events of this trigger carry an encrypted code
+// (the registry's Code). Account-takeover notices are the only ones that do
+// not.
+func (t TriggerSource) HasCode() bool {
+	tmpl, ok := t.Template()
+	return ok && tmpl.Code
+}
 
 // Event is the custom email sender event. aws-lambda-go has no type for it,
 // so it is declared here, with the header every Cognito user-pool trigger

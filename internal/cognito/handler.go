@@ -212,93 +212,182 @@ func EventKey(ev *Event) string {
 	return "v1:" + hex.EncodeToString(h.Sum(nil))
 }
 
+// handle is the pipeline of one event, each stage a function below:
+// validate → claim → decrypt → render → build → deliver; finish records
+// and logs the outcome. The sender's readiness and the suppression look-up
+// (checks) run concurrently with claim and decrypt, and their answers are
+// read just before deliver, where the sequential path would have asked, so
+// that every failure keeps its reason; an early return cancels them.
 func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Result) (msgID, code string, err error) {
 	st := &res.Stages
-	trigger := ev.Trigger()
-	if !trigger.Known() {
-		return "", "", failure.Permanent(failure.ReasonUnknownTrigger, fmt.Errorf("trigger source %q is not a custom email sender trigger", truncate(ev.TriggerSource, 80)))
-	}
-	if ev.UserPoolID == "" {
-		return "", "", failure.Permanent(failure.ReasonEventInvalid, errors.New("event has no userPoolId"))
-	}
-	if err := send.CheckRecipient(email); err != nil {
+	trigger, err := h.validate(ev, email)
+	if err != nil {
 		return "", "", err
 	}
-	// What does not depend on the code runs while the event is claimed and
-	// the code decrypted: the sender's readiness (the From domain's DKIM,
-	// cached) and the suppression look-up. Their answers are read where
-	// the sequential path would have asked, so that every failure keeps its
-	// reason; an early return cancels them.
-	checkCtx, stopChecks := context.WithCancel(ctx)
-	defer stopChecks()
-	var ready *async[struct{}]
-	if rs, ok := h.Sender.(ReadySender); ok {
-		ready = goAsync(func() (struct{}, error) { return struct{}{}, rs.Ready(checkCtx) })
+	checks := h.startChecks(ctx, email)
+	defer checks.stop()
+	settle, err := h.claim(ctx, ev, st)
+	if err != nil {
+		return "", "", err
 	}
-	var supp *async[*send.Suppression]
+	defer func() { settle(err, msgID) }()
+	if code, err = h.decrypt(ctx, ev, trigger, st); err != nil {
+		return "", "", err
+	}
+	out, err := h.render(ev, trigger, email, code, st)
+	if err != nil {
+		return "", code, err
+	}
+	raw, err := h.build(out, st)
+	if err != nil {
+		return "", code, err
+	}
+	if err := checks.await(ctx, h, res, email, code); err != nil {
+		return "", code, err
+	}
+	msgID, err = h.deliver(ctx, raw, out, st)
+	return msgID, code, err
+}
+
+// validate refuses an event no retry can fix: an unknown trigger, no pool,
+// a recipient that is not one address.
+func (h *Handler) validate(ev *Event, email string) (TriggerSource, error) {
+	trigger := ev.Trigger()
+	if !trigger.Known() {
+		return "", failure.Permanent(failure.ReasonUnknownTrigger, fmt.Errorf("trigger source %q is not a custom email sender trigger", truncate(ev.TriggerSource, 80)))
+	}
+	if ev.UserPoolID == "" {
+		return "", failure.Permanent(failure.ReasonEventInvalid, errors.New("event has no userPoolId"))
+	}
+	if err := send.CheckRecipient(email); err != nil {
+		return "", err
+	}
+	return trigger, nil
+}
+
+// checks are what does not depend on the code, running while the event is
+// claimed and the code decrypted: the sender's readiness (the From
+// domain's DKIM, cached) and the suppression look-up. Either may be nil.
+type checks struct {
+	ready *async[struct{}]
+	supp  *async[*send.Suppression]
+	stop  context.CancelFunc
+}
+
+// startChecks starts the checks the handler is configured for.
+func (h *Handler) startChecks(ctx context.Context, email string) *checks {
+	checkCtx, stop := context.WithCancel(ctx)
+	c := &checks{stop: stop}
+	if rs, ok := h.Sender.(ReadySender); ok {
+		c.ready = goAsync(func() (struct{}, error) { return struct{}{}, rs.Ready(checkCtx) })
+	}
 	if h.Suppression != nil {
 		sctx, scancel := context.WithTimeout(checkCtx, h.suppressionTimeout(ctx))
-		supp = goAsync(func() (*send.Suppression, error) {
+		c.supp = goAsync(func() (*send.Suppression, error) {
 			defer scancel()
 			return h.Suppression.Suppressed(sctx, email)
 		})
 	}
-	if h.Deduper != nil {
-		key := EventKey(ev)
-		t0 := time.Now()
-		cerr := h.Deduper.Claim(ctx, key)
-		st.Claim = timing.MS(time.Since(t0))
-		if cerr != nil {
-			if errors.Is(cerr, failure.ErrDuplicate) {
-				return "", "", cerr
-			}
-			return "", "", failure.Retryable(failure.ReasonIdempotencyUnavailable, cerr)
-		}
-		defer func() {
-			// The invocation's deadline may have passed (that may be why
-			// it failed): settle the claim on a short budget of its own.
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-			defer cancel()
-			var se *suppressedError
-			if err == nil || errors.As(err, &se) {
-				// A suppressed recipient settles the claim too: a
-				// redelivery must not send.
-				if serr := h.Deduper.Sent(cctx, key, msgID); serr != nil {
-					h.warn(ctx, "idempotency: the mail was sent but could not be marked sent; a redelivery after the lease may send again", serr)
-				}
-				return
-			}
-			if rerr := h.Deduper.Release(cctx, key); rerr != nil {
-				h.warn(ctx, "idempotency: could not release the claim; a retry waits for the lease to run out", rerr)
-			}
-		}()
-	}
-	if trigger.HasCode() {
-		if ev.Ciphertext() == "" {
-			return "", "", failure.Permanent(failure.ReasonCodeMissing, errors.New("the event carries no encrypted code"))
-		}
-		wctx, wait := timing.WithWait(ctx)
-		t0 := time.Now()
-		code, err = h.Decrypter.Decrypt(wctx, ev.Ciphertext(), ev.UserPoolID)
-		st.Decrypt, st.KMSWait = timing.MS(time.Since(t0)), timing.MS(wait.Total())
-		if err != nil {
-			return "", "", err
-		}
-		if trigger == TriggerAdminCreateUser {
-			// Cognito HTML-escapes < and > in temporary passwords.
-			code = tempPasswordUnescaper.Replace(code)
-		}
-		if code == "" {
-			return "", "", failure.Permanent(failure.ReasonCodeMissing, errors.New("the decrypted code is empty"))
+	return c
+}
+
+// await reads the checks' answers: a sender that is not ready fails the
+// invocation, a suppressed recipient refuses it, a failed look-up is
+// logged and the mail is sent unchecked.
+func (c *checks) await(ctx context.Context, h *Handler, res *Result, email, code string) error {
+	st := &res.Stages
+	if c.ready != nil {
+		_, rerr := c.ready.wait()
+		st.Ready = timing.MS(c.ready.took)
+		if rerr != nil {
+			return rerr
 		}
 	}
+	if c.supp != nil {
+		s, serr := c.supp.wait()
+		st.Suppression = timing.MS(c.supp.took)
+		switch {
+		case serr != nil:
+			res.SuppressionCheckFailed = true
+			h.warn(ctx, "suppression check failed; the mail is sent unchecked", errors.New(scrub(serr.Error(), email, code)))
+		case s != nil:
+			return &suppressedError{s: *s}
+		}
+	}
+	return nil
+}
+
+// claim claims the event with the Deduper, when there is one, and returns
+// the function that settles the claim once the invocation's error and
+// message id are known: marked sent (also for a suppressed recipient, so
+// that a redelivery does not send), else released for a retry.
+func (h *Handler) claim(ctx context.Context, ev *Event, st *Stages) (settle func(err error, msgID string), err error) {
+	if h.Deduper == nil {
+		return func(error, string) {}, nil
+	}
+	key := EventKey(ev)
+	t0 := time.Now()
+	cerr := h.Deduper.Claim(ctx, key)
+	st.Claim = timing.MS(time.Since(t0))
+	if cerr != nil {
+		if errors.Is(cerr, failure.ErrDuplicate) {
+			return nil, cerr
+		}
+		return nil, failure.Retryable(failure.ReasonIdempotencyUnavailable, cerr)
+	}
+	return func(err error, msgID string) {
+		// The invocation's deadline may have passed (that may be why it
+		// failed): settle the claim on a short budget of its own.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+		defer cancel()
+		var se *suppressedError
+		if err == nil || errors.As(err, &se) {
+			if serr := h.Deduper.Sent(cctx, key, msgID); serr != nil {
+				h.warn(ctx, "idempotency: the mail was sent but could not be marked sent; a redelivery after the lease may send again", serr)
+			}
+			return
+		}
+		if rerr := h.Deduper.Release(cctx, key); rerr != nil {
+			h.warn(ctx, "idempotency: could not release the claim; a retry waits for the lease to run out", rerr)
+		}
+	}, nil
+}
+
+// decrypt returns the event's code ("" for a trigger without one).
+func (h *Handler) decrypt(ctx context.Context, ev *Event, trigger TriggerSource, st *Stages) (string, error) {
+	if !trigger.HasCode() {
+		return "", nil
+	}
+	if ev.Ciphertext() == "" {
+		return "", failure.Permanent(failure.ReasonCodeMissing, errors.New("the event carries no encrypted code"))
+	}
+	wctx, wait := timing.WithWait(ctx)
+	t0 := time.Now()
+	code, err := h.Decrypter.Decrypt(wctx, ev.Ciphertext(), ev.UserPoolID)
+	st.Decrypt, st.KMSWait = timing.MS(time.Since(t0)), timing.MS(wait.Total())
+	if err != nil {
+		return "", err
+	}
+	if trigger == TriggerAdminCreateUser {
+		// Cognito HTML-escapes < and > in temporary passwords.
+		code = tempPasswordUnescaper.Replace(code)
+	}
+	if code == "" {
+		return "", failure.Permanent(failure.ReasonCodeMissing, errors.New("the decrypted code is empty"))
+	}
+	return code, nil
+}
+
+// render renders the trigger's template from the event and returns the
+// message to send, with its email tags.
+func (h *Handler) render(ev *Event, trigger TriggerSource, email, code string, st *Stages) (send.Message, error) {
 	t0 := time.Now()
 	msg, err := h.Renderer.Render(renderData(ev, trigger, email, code, h.PoolClients[ev.UserPoolID]))
 	st.Render = timing.MS(time.Since(t0))
 	if err != nil {
-		return "", code, failure.Permanent(failure.ReasonRenderFailed, err)
+		return send.Message{}, failure.Permanent(failure.ReasonRenderFailed, err)
 	}
-	out := send.Message{
+	return send.Message{
 		To:      email,
 		Subject: msg.Subject,
 		HTML:    msg.HTML,
@@ -308,35 +397,24 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Resu
 			"pool":        ev.UserPoolID,
 			"environment": h.Environment,
 		},
-	}
-	t0 = time.Now()
+	}, nil
+}
+
+// build turns the message into signed raw MIME.
+func (h *Handler) build(out send.Message, st *Stages) ([]byte, error) {
+	t0 := time.Now()
 	raw, err := h.Sender.Build(out)
 	st.MIME = timing.MS(time.Since(t0))
-	if err != nil {
-		return "", code, err
-	}
-	if ready != nil {
-		_, rerr := ready.wait()
-		st.Ready = timing.MS(ready.took)
-		if rerr != nil {
-			return "", code, rerr
-		}
-	}
-	if supp != nil {
-		s, serr := supp.wait()
-		st.Suppression = timing.MS(supp.took)
-		switch {
-		case serr != nil:
-			res.SuppressionCheckFailed = true
-			h.warn(ctx, "suppression check failed; the mail is sent unchecked", errors.New(scrub(serr.Error(), email, code)))
-		case s != nil:
-			return "", code, &suppressedError{s: *s}
-		}
-	}
-	t0 = time.Now()
-	msgID, err = h.Sender.Deliver(ctx, raw, out)
+	return raw, err
+}
+
+// deliver hands the raw mail to SES (or the Maildir) and returns its
+// message id.
+func (h *Handler) deliver(ctx context.Context, raw []byte, out send.Message, st *Stages) (string, error) {
+	t0 := time.Now()
+	msgID, err := h.Sender.Deliver(ctx, raw, out)
 	st.Send = timing.MS(time.Since(t0))
-	return msgID, code, err
+	return msgID, err
 }
 
 // suppressionTimeout is the look-up's budget: SuppressionTimeout, and at

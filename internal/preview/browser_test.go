@@ -400,7 +400,7 @@ func checkPage(t *testing.T, m Mail, vp viewport, scheme string, rep pageReport)
 			}
 		}
 	}
-	wantButtons := map[string]int{render.ForgotPassword: 1, render.AccountTakeOverNotification: 2}[m.Trigger]
+	wantButtons := map[string]int{render.ForgotPassword: 1, render.AccountTakeOverNotification: 2, "notice": 1, "welcome": 1}[m.Trigger]
 	if len(rep.Buttons) != wantButtons {
 		t.Fatalf("%d buttons, want %d", len(rep.Buttons), wantButtons)
 	}
@@ -472,8 +472,8 @@ func TestBrowserGallery(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Chromium: waiting for axe-core in the gallery: %v", err)
 	}
-	if len(axe) != 16 {
-		t.Errorf("%d axe lines in the gallery, want 16", len(axe))
+	if len(axe) != 20 {
+		t.Errorf("%d axe lines in the gallery, want 20 (10 templates in 2 locales)", len(axe))
 	}
 	for _, a := range axe {
 		if !strings.HasPrefix(a, "pass: ") {
@@ -484,11 +484,11 @@ func TestBrowserGallery(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Chromium: %v", err)
 	}
-	if rep.Summary != "16 mails · all 144 checks pass" {
+	if rep.Summary != "20 mails · all 180 checks pass" {
 		t.Errorf("summary %q", rep.Summary)
 	}
-	if rep.Frames != 32 || len(rep.LightLum) != 16 || len(rep.DarkLum) != 16 {
-		t.Errorf("%d frames (%d light, %d dark), want 16 of each", rep.Frames, len(rep.LightLum), len(rep.DarkLum))
+	if rep.Frames != 40 || len(rep.LightLum) != 20 || len(rep.DarkLum) != 20 {
+		t.Errorf("%d frames (%d light, %d dark), want 20 of each", rep.Frames, len(rep.LightLum), len(rep.DarkLum))
 	}
 	for i := range rep.LightLum {
 		if rep.LightLum[i] < 0.8 || rep.DarkLum[i] > 0.05 {
@@ -525,7 +525,7 @@ func TestBrowserGallery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.FrameWidths) != 16 || rep.FrameWidths[0] != 377 {
+	if len(rep.FrameWidths) != 20 || rep.FrameWidths[0] != 377 {
 		t.Errorf("after choosing 375 px, light: %d frames shown, first %v px wide", len(rep.FrameWidths), rep.FrameWidths)
 	}
 	narrow, err := chromedp.Run(rctx, chromedp.CaptureScreenshot())

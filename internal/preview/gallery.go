@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/Phenom-earth/phenom-mailer/internal/render"
+	"github.com/Phenom-earth/phenom-mailer/templates"
 )
 
 //go:embed gallery.html
@@ -41,17 +41,15 @@ type GalleryOptions struct {
 	AxeMissing string
 }
 
-// Descriptions say when Cognito sends each trigger, for the gallery.
-var Descriptions = map[string]string{
-	render.SignUp:                      "After sign-up: verify the email address.",
-	render.ResendCode:                  "When the user asks for a new sign-up code.",
-	render.ForgotPassword:              "When the user asks to reset the password; the button opens the reset page.",
-	render.UpdateUserAttribute:         "When the user changes the email address.",
-	render.VerifyUserAttribute:         "When the user asks to verify the email address.",
-	render.AdminCreateUser:             "When an administrator creates the account: the temporary password.",
-	render.AccountTakeOverNotification: "Threat protection saw a risky sign-in.",
-	render.Authentication:              "Email sign-in code (MFA or passwordless).",
-}
+// Descriptions say when each mail is sent, for the gallery: the
+// registry's descriptions (templates.Registry).
+var Descriptions = func() map[string]string {
+	out := map[string]string{}
+	for _, t := range templates.Registry {
+		out[t.Name] = t.Description
+	}
+	return out
+}()
 
 type galleryMail struct {
 	Mail

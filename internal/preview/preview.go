@@ -18,17 +18,21 @@ import (
 
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
+	"github.com/Phenom-earth/phenom-mailer/templates"
 )
 
 // Sample data. All of it is made up: example.com and documentation
 // addresses (RFC 5737), a code no real user holds.
-const (
-	SampleEmail    = "ada.lovelace@example.com"
-	SampleCode     = "482913"
-	SamplePassword = "Kx7&pQ2m#v"
+// The code, password and client id are the registry's examples
+// (templates.Registry), the one source of every sample value.
+const SampleEmail = "ada.lovelace@example.com"
+
+var (
+	SampleCode     = templates.Example(render.SignUp, "code")
+	SamplePassword = templates.Example(render.AdminCreateUser, "code")
 	// SampleClientID is the app client the sample reset link names (cid):
 	// the shape of a Cognito app client id, made up.
-	SampleClientID = "1h2k3m4n5p6q7r8s9t0v1w2x3y"
+	SampleClientID = templates.Example(render.ForgotPassword, "client_id")
 )
 
 // Sample is one canned message: a trigger in a locale.
@@ -41,44 +45,26 @@ type Sample struct {
 // Name is "<locale>/<Trigger>", the sample's path without extension.
 func (s Sample) Name() string { return s.Locale + "/" + s.Trigger }
 
-// Code is what the message must show: the code or temporary password, ""
-// for AccountTakeOverNotification.
-func (s Sample) Code() string { return s.Data.Code }
+// Code is what the message must show: the code or temporary password (a
+// service template's "code" value), "" for AccountTakeOverNotification and
+// mails without one.
+func (s Sample) Code() string {
+	if c, ok := s.Data.Values["code"].(string); ok && s.Data.Code == "" {
+		return c // a service template's optional code (notice)
+	}
+	return s.Data.Code
+}
 
 // Samples returns one Sample per trigger per locale, locales in the order
-// given, triggers in render.Triggers order.
+// given, templates in registry order, each with the registry's example
+// data.
 func Samples(locales []string) []Sample {
 	var out []Sample
 	for _, loc := range locales {
-		for _, trigger := range render.Triggers {
-			d := render.Data{
-				Trigger:  trigger,
-				Locale:   loc,
-				Email:    SampleEmail,
-				Username: "3f6c2a9e-8d41-4b7a-9c55-2e1f0a7d6b13",
-				Code:     SampleCode,
-			}
-			switch trigger {
-			case render.ForgotPassword:
-				d.ClientID = SampleClientID
-			case render.AdminCreateUser:
-				d.Username = "ada.lovelace"
-				d.Code = SamplePassword
-			case render.AccountTakeOverNotification:
-				d.Code = ""
-				d.Takeover = &render.Takeover{
-					EventID:            "a1b2c3d4-0000-4000-8000-000000000042",
-					LoginTime:          "2026-03-14 09:26:53 UTC",
-					IPAddress:          "203.0.113.24",
-					City:               "Lisbon",
-					Country:            "Portugal",
-					DeviceName:         "Firefox 124, Windows 11",
-					Action:             "BLOCK",
-					OneClickValidURL:   "https://auth.example.com/confirm?event=a1b2c3d4&valid=true",
-					OneClickInvalidURL: "https://auth.example.com/confirm?event=a1b2c3d4&valid=false",
-				}
-			}
-			out = append(out, Sample{Locale: loc, Trigger: trigger, Data: d})
+		for _, name := range render.Templates {
+			d := render.Example(name)
+			d.Locale, d.Email = loc, SampleEmail
+			out = append(out, Sample{Locale: loc, Trigger: name, Data: d})
 		}
 	}
 	return out

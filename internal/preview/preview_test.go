@@ -42,8 +42,8 @@ func buildAll(t testing.TB) []Mail {
 // language, to every check.
 func TestEveryMailPassesChecks(t *testing.T) {
 	mails := buildAll(t)
-	if len(mails) != 2*len(render.Triggers) {
-		t.Fatalf("%d mails, want %d (8 triggers in English and Spanish)", len(mails), 2*len(render.Triggers))
+	if len(mails) != 2*len(render.Templates) || len(render.Templates) != 10 {
+		t.Fatalf("%d mails, want %d (8 triggers and 2 service templates in English and Spanish)", len(mails), 2*len(render.Templates))
 	}
 	for _, m := range mails {
 		if len(m.Checks) != 9 {
@@ -111,7 +111,7 @@ func TestWrite(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"16 mails · all 144 checks pass", ">Español</button>", "srcdoc=", "every link absolute https"} {
+	for _, want := range []string{"20 mails · all 180 checks pass", ">Español</button>", "srcdoc=", "every link absolute https"} {
 		if !strings.Contains(string(index), want) {
 			t.Errorf("index.html lacks %q", want)
 		}
@@ -134,7 +134,7 @@ func TestGalleryShowsFailures(t *testing.T) {
 	}
 	page := b.String()
 	for _, want := range []string{
-		"1 of 144 checks fail",
+		"1 of 180 checks fail",
 		`<a class="bad" href="#en-ForgotPassword">✗ en/ForgotPassword</a>`,
 		`<article id="en-ForgotPassword" data-locale="en" class="failed">`,
 		`<li class="bad">every link absolute https<span class="d">&lt;a&gt; link: http://www.thephenom.app/reset-password is not https</span></li>`,
@@ -161,10 +161,10 @@ func TestSendAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sent) != 16 || len(rec.sent) != 16 {
-		t.Fatalf("sent %d (%d recorded), want 16", len(sent), len(rec.sent))
+	if len(sent) != 20 || len(rec.sent) != 20 {
+		t.Fatalf("sent %d (%d recorded), want 20", len(sent), len(rec.sent))
 	}
-	if sent[0].Name != "en/SignUp" || sent[0].MessageID != "id-en-SignUp" || sent[15].Name != "es/Authentication" {
+	if sent[0].Name != "en/SignUp" || sent[0].MessageID != "id-en-SignUp" || sent[17].Name != "es/Authentication" || sent[19].Name != "es/welcome" {
 		t.Errorf("sent = %v", sent)
 	}
 	for _, m := range rec.sent {

@@ -23,6 +23,8 @@ import (
 	"slices"
 	"strings"
 	texttemplate "text/template"
+
+	"github.com/Phenom-earth/phenom-mailer/templates"
 )
 
 // Trigger names are the trigger source after "CustomEmailSender_".
@@ -37,17 +39,13 @@ const (
 	Authentication              = "Authentication"
 )
 
-// Triggers lists the eight trigger names in a fixed order.
-var Triggers = []string{
-	SignUp,
-	ResendCode,
-	ForgotPassword,
-	UpdateUserAttribute,
-	VerifyUserAttribute,
-	AdminCreateUser,
-	AccountTakeOverNotification,
-	Authentication,
-}
+// Triggers lists the eight Cognito trigger names in registry order
+// (templates.Registry is their one source).
+var Triggers = templates.Names(templates.Cognito)
+
+// Templates lists every template's name in registry order: the Cognito
+// triggers, then the service templates.
+var Templates = templates.Names("")
 
 // Errors Render returns for bad input, to test with errors.Is. A retry
 // cannot fix any of them.
@@ -55,6 +53,7 @@ var (
 	ErrUnknownTrigger = errors.New("unknown trigger")
 	ErrMissingCode    = errors.New("missing code")
 	ErrMissingEmail   = errors.New("missing email")
+	ErrInvalidData    = errors.New("invalid data")
 )
 
 // Data is what one message is rendered from.
@@ -69,6 +68,9 @@ type Data struct {
 	// "" leaves cid out. ForgotPassword only.
 	ClientID string
 	Takeover *Takeover // only for AccountTakeOverNotification
+	// Values is a service template's data, the shape its registry schema
+	// declares (strings, lists of strings, objects); nil for Cognito mails.
+	Values map[string]any
 }
 
 // Takeover holds the details of an AccountTakeOverNotification. Empty fields
@@ -86,12 +88,20 @@ type Message struct{ Subject, HTML, Text string }
 type Options struct {
 	ResetURL     string // default "https://www.thephenom.app/reset-password"
 	SupportEmail string // default "support@thephenom.app"
+	// WebAppURL is the web app the welcome mail links to (default
+	// "https://www.thephenom.app", the sign-in redirect of the prod pool).
+	WebAppURL string
+	// AppStoreURL and PlayStoreURL are the mobile app's store pages the
+	// welcome mail links to; "" leaves that link out (no default: the
+	// listings are not published in anything this project reads).
+	AppStoreURL, PlayStoreURL string
 }
 
 // Defaults for Options.
 const (
 	DefaultResetURL     = "https://www.thephenom.app/reset-password"
 	DefaultSupportEmail = "support@thephenom.app"
+	DefaultWebAppURL    = "https://www.thephenom.app"
 )
 
 // Template file names inside the fs.FS.
@@ -103,9 +113,12 @@ const (
 // fileName is the template file for a trigger: "ForgotPassword.tmpl".
 func fileName(trigger string) string { return trigger + ".tmpl" }
 
-// needsCode reports whether a trigger's message carries a code (or a
-// temporary password).
-func needsCode(trigger string) bool { return trigger != AccountTakeOverNotification }
+// needsCode reports whether a template's message carries a code (or a
+// temporary password): the registry's Code.
+func needsCode(name string) bool {
+	t, _ := templates.Lookup(name)
+	return t.Code
+}
 
 // Renderer renders messages from parsed templates. It is safe for
 // concurrent use.
@@ -170,6 +183,14 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 	if u, err := url.Parse(opts.ResetURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("render: reset URL %q is not an absolute http(s) URL", opts.ResetURL)
 	}
+	if opts.WebAppURL == "" {
+		opts.WebAppURL = DefaultWebAppURL
+	}
+	for name, v := range map[string]string{"web app": opts.WebAppURL, "App Store": opts.AppStoreURL, "Google Play": opts.PlayStoreURL} {
+		if u, err := url.Parse(v); v != "" && (err != nil || u.Scheme != "https" || u.Host == "") {
+			return nil, fmt.Errorf("render: %s URL %q is not an absolute https URL", name, v)
+		}
+	}
 	if at := strings.IndexByte(opts.SupportEmail, '@'); at <= 0 || at == len(opts.SupportEmail)-1 ||
 		strings.ContainsAny(opts.SupportEmail, " \t\r\n<>\"") {
 		return nil, fmt.Errorf("render: support email %q is not an email address", opts.SupportEmail)
@@ -195,10 +216,10 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 		opts:    opts,
 		locales: sortedLocales(cat),
 		cat:     cat,
-		sets:    make(map[string]map[string]set, len(Triggers)),
+		sets:    make(map[string]map[string]set, len(Templates)),
 	}
 	r.inline = r.inl.inline
-	for _, trigger := range Triggers {
+	for _, trigger := range Templates {
 		file := fileName(trigger)
 		h, err := baseHTML.Clone()
 		if err != nil {
@@ -245,7 +266,7 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 		return doc, err
 	}
 	defer func() { r.inline = r.inl.inline }()
-	for _, trigger := range Triggers {
+	for _, trigger := range Templates {
 		for _, loc := range r.locales {
 			for _, d := range Samples(trigger) {
 				d.Locale = loc
@@ -268,6 +289,11 @@ func (r *Renderer) LocaleName(loc string) string { return r.cat[loc][keyName] }
 // every branch of its template: for AccountTakeOverNotification one Data
 // per action wording. Nothing in it is a real address, code or link.
 func Samples(trigger string) []Data {
+	if t, _ := templates.Lookup(trigger); t.Kind == templates.Service {
+		d := Example(trigger)
+		d.Locale, d.Email = DefaultLocale, "sample@example.com"
+		return []Data{d}
+	}
 	d := Data{
 		Trigger:  trigger,
 		Locale:   DefaultLocale,
@@ -300,6 +326,50 @@ func Samples(trigger string) []Data {
 	return out
 }
 
+// Example returns the registry's example data for the template called
+// name (templates.Registry): what the preview shows. Email and Locale are
+// left for the caller.
+func Example(name string) Data {
+	t, _ := templates.Lookup(name)
+	ex := func(field string) string { return templates.Example(name, field) }
+	d := Data{Trigger: name, Username: ex("username"), Code: ex("code")}
+	switch {
+	case name == ForgotPassword:
+		d.ClientID = ex("client_id")
+	case name == AccountTakeOverNotification:
+		d.Takeover = &Takeover{
+			EventID:            ex("event_id"),
+			LoginTime:          ex("login_time"),
+			IPAddress:          ex("ip_address"),
+			City:               ex("city"),
+			Country:            ex("country"),
+			DeviceName:         ex("device_name"),
+			Action:             ex("action"),
+			OneClickValidURL:   ex("one_click_valid"),
+			OneClickInvalidURL: ex("one_click_invalid"),
+		}
+	case t.Kind == templates.Service:
+		d.Code = ""
+		d.Values = exampleValues(t.Schema)
+	}
+	return d
+}
+
+// exampleValues builds a data object from the schema's examples, the shape
+// a caller sends.
+func exampleValues(fields []templates.Field) map[string]any {
+	out := map[string]any{}
+	for _, f := range fields {
+		switch {
+		case f.Type == templates.Object:
+			out[f.Name] = exampleValues(f.Fields)
+		case f.Example != nil:
+			out[f.Name] = f.Example
+		}
+	}
+	return out
+}
+
 // view is what the HTML and text templates see. The subject template sees
 // none of it: it runs on an empty struct so that it cannot show user data.
 type view struct {
@@ -315,7 +385,17 @@ type view struct {
 	Takeover      Takeover // AccountTakeOverNotification only; zero otherwise
 	Place         string   // Takeover City and Country, comma separated, empty ones left out
 	Outcome       string   // what Cognito did: "blocked", "challenged", "allowed" or "" (unknown)
+	// Data is a service template's data (Data.Values, checked against its
+	// schema and cleaned); nil for Cognito mails.
+	Data map[string]any
+	// WebAppURL, AppStoreURL and PlayStoreURL are Options' links ("" when
+	// not configured), for the welcome mail.
+	WebAppURL, AppStoreURL, PlayStoreURL string
 }
+
+// subjectView is what a service template's subject sees: its data and
+// nothing else. A Cognito subject sees nothing.
+type subjectView struct{ Data map[string]any }
 
 // Render renders the message for d in the locale ResolveLocale picks for
 // d.Locale. Errors name the trigger and template file, never the code or
@@ -333,10 +413,20 @@ func (r *Renderer) Render(d Data) (Message, error) {
 	}
 	loc := ResolveLocale(d.Locale, r.locales)
 	s := byLocale[loc]
+	tmpl, _ := templates.Lookup(d.Trigger)
+	var values map[string]any
+	var subjectData any = struct{}{}
+	if tmpl.Kind == templates.Service {
+		var err error
+		if values, err = checkValues("data", tmpl.Schema, d.Values); err != nil {
+			return Message{}, fmt.Errorf("render %s: %w", d.Trigger, err)
+		}
+		subjectData = subjectView{Data: values}
+	}
 
 	var buf bytes.Buffer
 	buf.Grow(32 << 10) // the HTML is 10-15 KB before inlining
-	if err := s.text.ExecuteTemplate(&buf, "subject", struct{}{}); err != nil {
+	if err := s.text.ExecuteTemplate(&buf, "subject", subjectData); err != nil {
 		return Message{}, fmt.Errorf("render %s: subject in %s: %w", d.Trigger, s.file, err)
 	}
 	subject := strings.TrimSpace(buf.String())
@@ -356,6 +446,10 @@ func (r *Renderer) Render(d Data) (Message, error) {
 		Code:          d.Code,
 		SupportEmail:  r.opts.SupportEmail,
 		SupportMailto: "mailto:" + r.opts.SupportEmail,
+		Data:          values,
+		WebAppURL:     r.opts.WebAppURL,
+		AppStoreURL:   r.opts.AppStoreURL,
+		PlayStoreURL:  r.opts.PlayStoreURL,
 	}
 	if d.Trigger == ForgotPassword {
 		v.ResetLink = ResetLink(r.opts.ResetURL, d.Code, d.Email, d.ClientID)

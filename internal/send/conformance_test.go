@@ -68,7 +68,7 @@ func mimeCases(t *testing.T) []mimeCase {
 	}
 	var cases []mimeCase
 	for _, loc := range r.Locales() {
-		for _, trigger := range render.Triggers {
+		for _, trigger := range render.Templates {
 			for i, d := range render.Samples(trigger) {
 				d.Locale = loc
 				cases = append(cases, mimeCase{fmt.Sprintf("%s/%s/sample%d", loc, trigger, i), r, d})
@@ -83,6 +83,7 @@ func mimeCases(t *testing.T) []mimeCase {
 				"code-hostile":    func(d *render.Data) { d.Code = hostileCode },
 				"reset-url-1900":  func(d *render.Data) {},
 				"takeover-values": func(d *render.Data) {},
+				"service-values":  func(d *render.Data) {},
 			}
 			for name, set := range hostile {
 				d := render.Samples(trigger)[0]
@@ -104,6 +105,27 @@ func mimeCases(t *testing.T) []mimeCase {
 					if d.Code == "" {
 						continue
 					}
+				case "service-values":
+					if d.Values == nil {
+						continue
+					}
+					// Every field at its longest, in scripts and with
+					// characters that could break a header or the markup.
+					v := map[string]any{}
+					for k, x := range d.Values {
+						v[k] = x
+					}
+					if _, ok := v["subject"]; ok {
+						v["subject"] = truncRunes(nameRTL+" "+nameEmoji+" Subject:\r\nBcc: x@example.com", 200)
+						v["heading"] = truncRunes(strings.Repeat(nameRTL+" ", 40), 200)
+						v["paragraphs"] = []any{truncRunes(strings.Repeat("ünïcødé <script>alert(1)</script> ", 80), 2000),
+							truncRunes(strings.Repeat(nameEmoji, 500), 2000), truncRunes(strings.Repeat("a", 2000), 2000), "b", "c"}
+						v["code"] = truncRunes(hostileCode, 64)
+						v["footnote"] = truncRunes(strings.Repeat(nameRTL, 100), 2000)
+					} else {
+						v["name"] = truncRunes(nameRTL+" "+nameEmoji+" <img src=x>\r\nBcc: x@example.com", 200)
+					}
+					d.Values = v
 				}
 				set(&d)
 				cases = append(cases, mimeCase{loc + "/" + trigger + "/" + name, rr, d})
@@ -254,7 +276,7 @@ func TestMIMEConformance(t *testing.T) {
 			t.Errorf("%s: DKIM over the bytes SES received: %+v %v", name, verifs, err)
 		}
 	}
-	t.Logf("%d mails (%d triggers x %d locales, samples and hostile values) conform", len(cases), len(render.Triggers), len(cases[0].r.Locales()))
+	t.Logf("%d mails (%d templates x %d locales, samples and hostile values) conform", len(cases), len(render.Templates), len(cases[0].r.Locales()))
 }
 
 // crlf is text in canonical form (RFC 2045 6.7): every line break CRLF.
@@ -270,4 +292,13 @@ func firstDiff(a, b string) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// truncRunes bounds s to n characters, a service field's maximum.
+func truncRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		r = r[:n]
+	}
+	return string(r)
 }
