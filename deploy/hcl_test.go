@@ -399,7 +399,7 @@ func checkModuleCall(t *testing.T, call *hclsyntax.Block, sub *tfModule) {
 	}
 }
 
-var getenvName = regexp.MustCompile(`(?:getenv|boolVar)\("([A-Z][A-Z0-9_]+)"`)
+var getenvName = regexp.MustCompile(`(?:getenv|boolVar|str)\("([A-Z][A-Z0-9_]+)"`)
 
 // mailerEnvNames are the environment variables cmd/mailer reads.
 func mailerEnvNames(t *testing.T) map[string]bool {
