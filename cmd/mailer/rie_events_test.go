@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,12 +27,7 @@ func TestEventsFunctionUnderRIE(t *testing.T) {
 	rie := findRIE(t)
 	table, pipe := deliveryStack(t, nil)
 
-	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
-	build := exec.Command("go", "build", "-tags", standin.LambdaBuildTags, "-o", bootstrap, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build bootstrap: %v\n%s", err, out)
-	}
+	bootstrap := buildBootstrap(t)
 	invokeAddr, apiAddr := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr, bootstrap)
 	var env []string
@@ -123,12 +117,7 @@ func TestSenderRecordsLambdasRequestIDUnderRIE(t *testing.T) {
 	needStack(t)
 	rie := findRIE(t)
 	table, _ := deliveryStack(t, nil)
-	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
-	build := exec.Command("go", "build", "-tags", standin.LambdaBuildTags, "-o", bootstrap, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build bootstrap: %v\n%s", err, out)
-	}
+	bootstrap := buildBootstrap(t)
 	invokeAddr, apiAddr := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr, bootstrap)
 	cmd.Env = append(os.Environ(), // mailerEnv and deliveryStack set the sender's environment for this test

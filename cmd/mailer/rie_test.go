@@ -51,14 +51,7 @@ func TestBootstrapUnderRIE(t *testing.T) {
 	kmsFaults.Start()
 	t.Cleanup(kmsFaults.Close)
 
-	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
-	// The Lambda build's tag; -trimpath is left out so the build cache of
-	// the other tests is reused.
-	build := exec.Command("go", "build", "-tags", standin.LambdaBuildTags, "-o", bootstrap, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build bootstrap: %v\n%s", err, out)
-	}
+	bootstrap := buildBootstrap(t)
 
 	invokeAddr, apiAddr := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr, bootstrap)
@@ -175,4 +168,18 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// buildBootstrap builds the real bootstrap, the Lambda build (its tags) for
+// this machine's architecture, into a temporary folder. -trimpath is left
+// out so the build cache of the other tests is reused.
+func buildBootstrap(t *testing.T) string {
+	t.Helper()
+	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
+	build := exec.Command("go", "build", "-tags", standin.LambdaBuildTags, "-o", bootstrap, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build bootstrap: %v\n%s", err, out)
+	}
+	return bootstrap
 }
