@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -70,17 +69,12 @@ func (c ClientSupport) Report(ctx context.Context, htmls []string) ([][]ClientIs
 	}
 	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Stdin = bytes.NewReader(in)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.ExitCode() == 3 {
-			return nil, missing
-		}
-		return nil, fmt.Errorf("client support: %w: %s", err, lastLine(stderr.String()))
+	stdout, err := runJudge(cmd, "client support", missing)
+	if err != nil {
+		return nil, err
 	}
 	var out [][]ClientIssue
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+	if err := json.Unmarshal(stdout, &out); err != nil {
 		return nil, fmt.Errorf("client support: unexpected output: %w", err)
 	}
 	if len(out) != len(htmls) {

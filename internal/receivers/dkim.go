@@ -10,12 +10,9 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 )
 
 //go:embed dkimpy.py
@@ -57,31 +54,22 @@ func (v DKIMPy) Verify(ctx context.Context, mails [][]byte, keys map[string]stri
 		return nil, fmt.Errorf("dkimpy: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	args := []string{"-c", dkimpyPy}
-	for i, raw := range mails {
-		name := filepath.Join(dir, strconv.Itoa(i)+".eml")
-		if err := os.WriteFile(name, raw, 0o600); err != nil {
-			return nil, fmt.Errorf("dkimpy: %w", err)
-		}
-		args = append(args, name)
+	names, err := writeMails(dir, mails, nil)
+	if err != nil {
+		return nil, fmt.Errorf("dkimpy: %w", err)
 	}
 	in, err := json.Marshal(keys)
 	if err != nil {
 		return nil, fmt.Errorf("dkimpy: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, py, args...)
+	cmd := exec.CommandContext(ctx, py, append([]string{"-c", dkimpyPy}, names...)...)
 	cmd.Stdin = bytes.NewReader(in)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.ExitCode() == 3 {
-			return nil, missing
-		}
-		return nil, fmt.Errorf("dkimpy: %w: %s", err, lastLine(stderr.String()))
+	stdout, err := runJudge(cmd, "dkimpy", missing)
+	if err != nil {
+		return nil, err
 	}
 	var out []DKIMResult
-	dec := json.NewDecoder(&stdout)
+	dec := json.NewDecoder(bytes.NewReader(stdout))
 	for dec.More() {
 		var res DKIMResult
 		if err := dec.Decode(&res); err != nil {

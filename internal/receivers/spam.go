@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"net/mail"
 	"os"
@@ -112,29 +111,20 @@ func (sa SpamAssassin) Score(ctx context.Context, mails [][]byte) ([]SpamResult,
 	if err := os.Mkdir(state, 0o700); err != nil {
 		return nil, fmt.Errorf("spamassassin: %w", err)
 	}
-	args := []string{"-e", spamassassinPL, state}
-	for i, m := range mails {
-		name := filepath.Join(dir, strconv.Itoa(i)+".eml")
-		if err := os.WriteFile(name, AsReceived(m), 0o600); err != nil {
-			return nil, fmt.Errorf("spamassassin: %w", err)
-		}
-		args = append(args, name)
+	names, err := writeMails(dir, mails, AsReceived)
+	if err != nil {
+		return nil, fmt.Errorf("spamassassin: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, perl, args...)
+	cmd := exec.CommandContext(ctx, perl, append([]string{"-e", spamassassinPL, state}, names...)...)
 	// The tool inherits this process's environment, with a HOME of its own.
 	cmd.Env = append(cmd.Environ(), "HOME="+state)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.ExitCode() == 3 {
-			return nil, missing
-		}
-		return nil, fmt.Errorf("spamassassin: %w: %s", err, lastLine(stderr.String()))
+	stdout, err := runJudge(cmd, "spamassassin", missing)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]SpamResult, len(mails))
 	seen := 0
-	sc := bufio.NewScanner(&stdout)
+	sc := bufio.NewScanner(bytes.NewReader(stdout))
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), "\t")
 		if len(f) != 3 {
@@ -170,7 +160,3 @@ func (sa SpamAssassin) Score(ctx context.Context, mails [][]byte) ([]SpamResult,
 }
 
 // lastLine is the last non-empty line of a tool's error output.
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
-}
