@@ -2,7 +2,6 @@ package standin
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -18,11 +17,10 @@ import (
 // (partition "recipient" (S), sort "sk" (S), projection ALL),
 // PAY_PER_REQUEST.
 func (m *Moto) CreateDeliveryTable(ctx context.Context, name string) error {
-	c := m.DynamoClient()
 	s := func(n string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}
 	}
-	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
+	return m.createTableWithTTL(ctx, &dynamodb.CreateTableInput{
 		TableName:            &name,
 		AttributeDefinitions: []types.AttributeDefinition{s("pk"), s("sk"), s("recipient")},
 		KeySchema: []types.KeySchemaElement{
@@ -39,17 +37,6 @@ func (m *Moto) CreateDeliveryTable(ctx context.Context, name string) error {
 		}},
 		BillingMode: types.BillingModePayPerRequest,
 	})
-	if err != nil {
-		return fmt.Errorf("standin: create table %s: %w", name, err)
-	}
-	_, err = c.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName:               &name,
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("expires_at"), Enabled: aws.Bool(true)},
-	})
-	if err != nil {
-		return fmt.Errorf("standin: ttl on %s: %w", name, err)
-	}
-	return nil
 }
 
 // SNSClient is an SNS client for moto.

@@ -23,18 +23,24 @@ func (m *Moto) DynamoClient() *dynamodb.Client {
 // with the documented schema: partition key "id" (string), TTL on
 // "expires_at".
 func (m *Moto) CreateIdempotencyTable(ctx context.Context, name string) error {
-	c := m.DynamoClient()
-	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
+	return m.createTableWithTTL(ctx, &dynamodb.CreateTableInput{
 		TableName:            &name,
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
 		BillingMode:          types.BillingModePayPerRequest,
 	})
-	if err != nil {
+}
+
+// createTableWithTTL creates the table in and turns TTL on for its
+// "expires_at" attribute, as both of the mailer's tables have it.
+func (m *Moto) createTableWithTTL(ctx context.Context, in *dynamodb.CreateTableInput) error {
+	c := m.DynamoClient()
+	name := aws.ToString(in.TableName)
+	if _, err := c.CreateTable(ctx, in); err != nil {
 		return fmt.Errorf("standin: create table %s: %w", name, err)
 	}
-	_, err = c.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName:               &name,
+	_, err := c.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName:               in.TableName,
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("expires_at"), Enabled: aws.Bool(true)},
 	})
 	if err != nil {
