@@ -66,6 +66,9 @@ const (
 	ReasonAlreadySent            Reason = "already_sent"
 	ReasonInProgress             Reason = "in_progress"
 	ReasonAlreadyHandled         Reason = "already_handled"
+	ReasonRequestInvalid         Reason = "request_invalid"
+	ReasonUnknownTemplate        Reason = "unknown_template"
+	ReasonIdempotencyConflict    Reason = "idempotency_conflict"
 )
 
 // ReasonInfo is one reason, its class and one line of meaning.
@@ -87,6 +90,9 @@ var Reasons = []ReasonInfo{
 	{ReasonPoolMismatch, ClassPermanent, "the ciphertext was made for another user pool"},
 	{ReasonPoolContextMissing, ClassPermanent, "the ciphertext has no userpool-id encryption context"},
 	{ReasonCiphertextInvalid, ClassPermanent, "the encrypted code is not a valid Encryption SDK message for an allowed key"},
+	{ReasonRequestInvalid, ClassPermanent, "a service request is not JSON, is over 64 KiB, has unknown fields or fails its template's schema"},
+	{ReasonUnknownTemplate, ClassPermanent, "a service request names no service template"},
+	{ReasonIdempotencyConflict, ClassPermanent, "a service request reuses an idempotency key with a different request"},
 	{ReasonRenderFailed, ClassPermanent, "the template cannot render the mail"},
 	{ReasonMIMEFailed, ClassPermanent, "the mail cannot be written as MIME within RFC 5322's limits"},
 	{ReasonDKIMSignFailed, ClassPermanent, "the mailer's own DKIM key cannot sign the mail"},

@@ -88,30 +88,53 @@ type Store struct {
 // Claim takes key for this delivery. It returns a *DuplicateError (matching
 // failure.ErrDuplicate) when the key is sent or claimed by a live delivery.
 func (s *Store) Claim(ctx context.Context, key string) error {
+	return s.ClaimRequest(ctx, key, "")
+}
+
+// ClaimRequest is Claim for a key a caller chose (a service request's
+// idempotency key), with fingerprint the hash of the request it came with.
+// The item keeps the fingerprint; when the key is already taken by a
+// request with another fingerprint, the error is a permanent
+// idempotency_conflict rather than a duplicate. An empty fingerprint is
+// Claim.
+func (s *Store) ClaimRequest(ctx context.Context, key, fingerprint string) error {
 	now := s.now()
 	leaseUntil := now.Add(s.lease())
 	if dl, ok := ctx.Deadline(); ok && s.Lease == 0 {
 		leaseUntil = dl.Add(LeaseMargin)
 	}
+	item := map[string]types.AttributeValue{
+		"id":          &types.AttributeValueMemberS{Value: key},
+		"status":      &types.AttributeValueMemberS{Value: StatusInProgress},
+		"lease_until": num(leaseUntil),
+		"expires_at":  num(now.Add(s.ttl())),
+	}
+	// Free, or claimed by a delivery whose lease ran out (of the same
+	// request, when the key has a fingerprint).
+	cond := "attribute_not_exists(id) OR (#s = :inprogress AND lease_until < :now)"
+	names := map[string]string{"#s": "status"}
+	values := map[string]types.AttributeValue{
+		":inprogress": &types.AttributeValueMemberS{Value: StatusInProgress},
+		":now":        num(now),
+	}
+	if fingerprint != "" {
+		item["request_hash"] = &types.AttributeValueMemberS{Value: fingerprint}
+		cond = "attribute_not_exists(id) OR (#s = :inprogress AND lease_until < :now AND request_hash = :fp)"
+		values[":fp"] = &types.AttributeValueMemberS{Value: fingerprint}
+	}
 	_, err := s.Client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.Table,
-		Item: map[string]types.AttributeValue{
-			"id":          &types.AttributeValueMemberS{Value: key},
-			"status":      &types.AttributeValueMemberS{Value: StatusInProgress},
-			"lease_until": num(leaseUntil),
-			"expires_at":  num(now.Add(s.ttl())),
-		},
-		// Free, or claimed by a delivery whose lease ran out.
-		ConditionExpression:      strPtr("attribute_not_exists(id) OR (#s = :inprogress AND lease_until < :now)"),
-		ExpressionAttributeNames: map[string]string{"#s": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":inprogress": &types.AttributeValueMemberS{Value: StatusInProgress},
-			":now":        num(now),
-		},
+		TableName:                           &s.Table,
+		Item:                                item,
+		ConditionExpression:                 &cond,
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
+		if v, ok := ccf.Item["request_hash"].(*types.AttributeValueMemberS); fingerprint != "" && (!ok || v.Value != fingerprint) {
+			return failure.Permanent(failure.ReasonIdempotencyConflict, errors.New("the idempotency key was used before with a different request"))
+		}
 		d := &DuplicateError{Status: StatusInProgress}
 		if v, ok := ccf.Item["status"].(*types.AttributeValueMemberS); ok {
 			d.Status = v.Value

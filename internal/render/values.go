@@ -134,3 +134,17 @@ func truncateName(k string) string {
 	}
 	return k
 }
+
+// CheckData checks a service template's data against its registry schema
+// exactly as Render will, so that a request can be refused with every
+// problem before anything is claimed or sent. The error wraps
+// ErrInvalidData and joins one error per problem, each starting with its
+// field path; ErrUnknownTrigger when name is not a service template.
+func CheckData(name string, values map[string]any) error {
+	t, ok := templates.Lookup(name)
+	if !ok || t.Kind != templates.Service {
+		return fmt.Errorf("render %q: %w", name, ErrUnknownTrigger)
+	}
+	_, err := checkValues("data", t.Schema, values)
+	return err
+}

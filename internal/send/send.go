@@ -101,14 +101,14 @@ func CheckRecipient(to string) error {
 	return nil
 }
 
-// sesRecipient is to as SES takes it: SES "does not support the SMTPUTF8
+// SESRecipient is to as SES takes it: SES "does not support the SMTPUTF8
 // extension ... the local part of a destination email address ... may only
 // contain 7-bit ASCII characters. If the domain part ... contains non-ASCII
 // characters, they must be encoded using Punycode" (SES API v2,
 // Destination). A non-ASCII local part is refused; a non-ASCII domain
 // becomes its Punycode (IDNA) form, in the To header and the SES
 // destination alike.
-func sesRecipient(to string) (string, error) {
+func SESRecipient(to string) (string, error) {
 	if err := CheckRecipient(to); err != nil {
 		return "", err
 	}
@@ -164,7 +164,7 @@ func (s *Sender) Ready(ctx context.Context) error {
 
 // Deliver hands raw, built from m by Build, to the transport.
 func (s *Sender) Deliver(ctx context.Context, raw []byte, m Message) (string, error) {
-	to, err := sesRecipient(m.To)
+	to, err := SESRecipient(m.To)
 	if err != nil {
 		return "", err
 	}
@@ -180,7 +180,7 @@ func (s *Sender) Deliver(ctx context.Context, raw []byte, m Message) (string, er
 // subject is folded into RFC 2047 encoded-words when it is not plain short
 // ASCII. A DKIM signature, when configured, covers these final bytes.
 func (s *Sender) Build(m Message) ([]byte, error) {
-	to, err := sesRecipient(m.To)
+	to, err := SESRecipient(m.To)
 	if err != nil {
 		return nil, err
 	}
