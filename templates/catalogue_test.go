@@ -97,6 +97,13 @@ func TestCatalogueKeysUsed(t *testing.T) {
 			}
 		}
 	}
+	// The layout's footer line is "layout.footer_reason" or, for a
+	// template whose block has one, "<Name>.footer_reason"
+	// (render's view.FooterReason).
+	used["layout.footer_reason"] = true
+	for _, tmpl := range templates.Registry {
+		used[tmpl.Name+".footer_reason"] = true
+	}
 	for key := range en {
 		if !used[key] && !strings.HasPrefix(key, "meta.") {
 			t.Errorf("catalogue key %q is used by no template", key)

@@ -388,6 +388,10 @@ type view struct {
 	// Data is a service template's data (Data.Values, checked against its
 	// schema and cleaned); nil for Cognito mails.
 	Data map[string]any
+	// FooterReason is the catalogue key of the footer's "why you received
+	// this" line: "<Name>.footer_reason" when the template's catalogue
+	// block has one, else "layout.footer_reason".
+	FooterReason string
 	// WebAppURL, AppStoreURL and PlayStoreURL are Options' links ("" when
 	// not configured), for the welcome mail.
 	WebAppURL, AppStoreURL, PlayStoreURL string
@@ -450,6 +454,10 @@ func (r *Renderer) Render(d Data) (Message, error) {
 		WebAppURL:     r.opts.WebAppURL,
 		AppStoreURL:   r.opts.AppStoreURL,
 		PlayStoreURL:  r.opts.PlayStoreURL,
+		FooterReason:  "layout.footer_reason",
+	}
+	if k := d.Trigger + ".footer_reason"; r.cat[loc][k] != "" {
+		v.FooterReason = k
 	}
 	if d.Trigger == ForgotPassword {
 		v.ResetLink = ResetLink(r.opts.ResetURL, d.Code, d.Email, d.ClientID)

@@ -111,3 +111,29 @@ func TestWelcomeLinksFromOptions(t *testing.T) {
 		t.Error("New accepted a store link that is not https")
 	}
 }
+
+// TestFooterSaysWhyPerTemplate: the footer's "why you received this" line
+// is the template's own when its catalogue block has one (a notice is not
+// "an account action was requested"), and the layout's otherwise.
+func TestFooterSaysWhyPerTemplate(t *testing.T) {
+	r, err := render.New(templates.FS, render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, locale, want string }{
+		{"notice", "en", "because ada@example.com has a Phenom account"},
+		{"notice", "es", "porque ada@example.com tiene una cuenta de Phenom"},
+		{"welcome", "en", "because ada@example.com signed in to Phenom for the first time"},
+		{"ForgotPassword", "en", "an account action was requested for ada@example.com"},
+	} {
+		d := render.Example(c.name)
+		d.Locale, d.Email = c.locale, "ada@example.com"
+		m, err := r.Render(d)
+		if err != nil {
+			t.Fatalf("%s/%s: %v", c.name, c.locale, err)
+		}
+		if !strings.Contains(m.Text, c.want) || !strings.Contains(m.HTML, c.want) {
+			t.Errorf("%s/%s: footer lacks %q", c.name, c.locale, c.want)
+		}
+	}
+}
