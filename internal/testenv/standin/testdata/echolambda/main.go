@@ -7,8 +7,9 @@
 // By the request's path:
 //   - /v1/send: 200, Content-Type application/json, body
 //     {"outcome":"sent","message_id":"echo-<requestId>","request_id":"<requestId>","event":<the event>};
-//   - /status/<code>: that status with Retry-After: 7 and a refused or failed
-//     outcome with two field errors;
+//   - /status/<code>, and any path under it (/status/422/v1/send: a caller
+//     given the function URL <stand-in>/status/422): that status with
+//     Retry-After: 7 and a refused or failed outcome with two field errors;
 //   - /plain: a JSON object that is not a response ({"echo":true,"path":...});
 //   - /binary: a base64-encoded body (the bytes 0x00 0x01 0x02 0xff);
 //   - /cookies: 204 with two cookies;
@@ -47,7 +48,8 @@ func handle(_ context.Context, raw json.RawMessage) (any, error) {
 	case p == "/v1/send":
 		return jsonResp(200, map[string]any{"outcome": "sent", "message_id": "echo-" + reqID, "request_id": reqID, "event": raw}, nil)
 	case strings.HasPrefix(p, "/status/"):
-		code, err := strconv.Atoi(strings.TrimPrefix(p, "/status/"))
+		seg, _, _ := strings.Cut(strings.TrimPrefix(p, "/status/"), "/")
+		code, err := strconv.Atoi(seg)
 		if err != nil {
 			return nil, err
 		}
