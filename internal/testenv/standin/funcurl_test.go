@@ -290,3 +290,25 @@ func TestFuncURLEndToEnd(t *testing.T) {
 		}
 	})
 }
+
+// FuzzSigV4Verify: whatever the Authorization and X-Amz-Date headers hold,
+// Verify answers with an error wrapping ErrSignature, never a panic, and
+// never accepts what was not signed with the secret.
+func FuzzSigV4Verify(f *testing.F) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	f.Add("AWS4-HMAC-SHA256 Credential="+FuncURLAccessKeyID+"/20260301/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=00", "20260301T120000Z")
+	f.Add("AWS4-HMAC-SHA256 Credential=/, SignedHeaders=, Signature=", "")
+	f.Add("AWS4-HMAC-SHA256 ,,,==", "x")
+	v := SigV4{Credentials: CallerCredentials(), Service: "lambda", Region: Region, Now: func() time.Time { return now }}
+	f.Fuzz(func(t *testing.T, auth, date string) {
+		r, err := http.NewRequest("POST", "http://127.0.0.1:1/v1/send", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Authorization", auth)
+		r.Header.Set("X-Amz-Date", date)
+		if err := v.Verify(r, []byte("{}")); !errors.Is(err, ErrSignature) {
+			t.Fatalf("Verify = %v, want ErrSignature", err)
+		}
+	})
+}
