@@ -74,12 +74,21 @@ func (r Request) Encode() ([]byte, error) {
 	if len(problems) > 0 {
 		return nil, localRefusal(problems)
 	}
-	if r.Data == nil {
-		r.Data = struct{}{}
-	}
-	body, err := json.Marshal(r)
+	data, err := json.Marshal(r.Data)
 	if err != nil {
 		return nil, localRefusal([]string{"data: " + err.Error()})
+	}
+	if string(data) == "null" {
+		data = []byte("{}")
+	}
+	// The same fields in the same order, data already encoded.
+	type wire Request
+	body, err := json.Marshal(struct {
+		wire
+		Data json.RawMessage `json:"data"`
+	}{wire(r), data})
+	if err != nil {
+		return nil, localRefusal([]string{"request: " + err.Error()})
 	}
 	if len(body) > MaxRequestSize {
 		return nil, localRefusal([]string{fmt.Sprintf("request: over %d bytes", MaxRequestSize)})

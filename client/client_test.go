@@ -350,3 +350,15 @@ func TestImportsNoInternal(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeNilMapData: a nil map is {} too, not null.
+func TestEncodeNilMapData(t *testing.T) {
+	var data map[string]any
+	b, err := client.Request{Template: "welcome", To: "ada@example.com", Data: data}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"data":{}`) {
+		t.Errorf("Encode = %s", b)
+	}
+}
