@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -142,7 +143,11 @@ func handleFuncURL(ctx context.Context, h *service.Handler, metricsOut io.Writer
 	res := h.Handle(withRequestID(ctx), body, service.Source{Kind: service.SourceURL, CallerARN: caller})
 	writeServiceMetrics(metricsOut, res)
 	if res.RequestID == "" {
+		// The invocation's request id, the one on every log line.
 		res.RequestID = req.RequestContext.RequestID
+		if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+			res.RequestID = lc.AwsRequestID
+		}
 	}
 	return urlResponse(res.HTTP())
 }
