@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,10 +19,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/Phenom-earth/phenom-mailer/client"
 	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
@@ -487,5 +490,68 @@ func waitForClaims(t *testing.T, table string, n int) {
 			t.Fatalf("the idempotency table holds %d items, want %d", out.Count, n)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestClientEndToEndUnderRIE: the Go client package, as another Phenom
+// service uses it, against the real send function: over the function URL
+// (signed, through the stand-in) it gets SES's message id, and the mail is
+// in moto; over SQS (client.NewSQS into moto's queue) its message, handed
+// to the function as the event source mapping would, is sent too.
+func TestClientEndToEndUnderRIE(t *testing.T) {
+	s := newServiceStack(t)
+	fn := s.start(t)
+	f := standin.FuncURLForTest(t, fn.InvokeURL)
+	creds := standin.CallerCredentials()
+	provider := credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")
+	ctx := context.Background()
+
+	url := client.NewURL(f.URL, provider, standin.Region, &http.Client{Timeout: time.Minute})
+	resp, err := url.Send(ctx, client.Request{
+		Template: "notice", To: "ada@example.com", Locale: "es",
+		Data:           map[string]any{"subject": "Export ready", "heading": "Export ready", "paragraphs": []string{"Your dossier export finished."}},
+		IdempotencyKey: "order-42-export",
+	})
+	if err != nil || resp.StatusCode != 200 || resp.Outcome != "sent" || resp.MessageID == "" || resp.RequestID == "" {
+		t.Fatalf("URL: %+v, %v\n%s", resp, err, fn.Logs.String())
+	}
+	sent, err := motoStandin.SentEmails()
+	if err != nil || len(sent) != 1 {
+		t.Fatalf("moto holds %d mails (%v), want 1", len(sent), err)
+	}
+	if !strings.Contains(fn.Logs.String(), `"message_id":"`+resp.MessageID+`"`) {
+		t.Errorf("the log line lacks SES's message id %s", resp.MessageID)
+	}
+	again, err := url.Send(ctx, client.Request{
+		Template: "notice", To: "ada@example.com", Locale: "es",
+		Data:           map[string]any{"subject": "Export ready", "heading": "Export ready", "paragraphs": []string{"Your dossier export finished."}},
+		IdempotencyKey: "order-42-export",
+	})
+	if err != nil || again.Outcome != "duplicate" || again.MessageID != resp.MessageID {
+		t.Errorf("repeat: %+v, %v; want the first message id", again, err)
+	}
+	_, err = url.Send(ctx, client.Request{Template: "notice", To: "ada@example.com", Data: map[string]any{"subject": "x"}})
+	var refused *client.RefusedError
+	if !errors.As(err, &refused) || refused.StatusCode != 400 || len(refused.Errors) < 2 {
+		t.Errorf("invalid request: %v", err)
+	}
+
+	q := newSendQueue(t)
+	id, err := client.NewSQS(q.client, q.url).Send(ctx, client.Request{Template: "welcome", To: "grace@example.com", Data: map[string]string{"name": "Grace"}, Tags: map[string]string{"service": "chat"}})
+	if err != nil || id == "" {
+		t.Fatalf("SQS: %q, %v", id, err)
+	}
+	event, receipts := q.receive(t, 1)
+	if _, ok := receipts[id]; !ok {
+		t.Fatalf("received %v, want %s", receipts, id)
+	}
+	if failed := batchFailures(t, invokeRIE(t, fn, event)); len(failed) != 0 {
+		t.Fatalf("SQS: batch item failures %v\n%s", failed, fn.Logs.String())
+	}
+	if got := recipients(t); !slices.Equal(got, []string{"ada@example.com", "grace@example.com"}) {
+		t.Errorf("mails to %v", got)
+	}
+	if !strings.Contains(fn.Logs.String(), `"service":"chat"`) {
+		t.Error("the SQS message's service tag is not in its log line")
 	}
 }
