@@ -1,13 +1,13 @@
 // Package service sends the mail other Phenom services ask for: one
 // request shape (Request) from every entry point (the send queue, the
 // function URL, `mailer send`), validated against the template registry,
-// then the same stages as a Cognito mail: validate → claim → render →
-// build → deliver → record.
+// then run through the same pipeline as a Cognito mail (internal/pipeline):
+// validate → claim → render → build → deliver → record.
 //
 // It must not know Lambda, SQS or HTTP types, nor the environment: the
 // entry points in cmd/mailer turn their events into a Source and a body,
 // and the Result into what their caller expects (Result.HTTP for the
-// function URL, Retryable for an SQS batch item failure).
+// function URL, Requeue for an SQS batch item failure).
 package service
 
 import (
