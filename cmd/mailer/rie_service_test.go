@@ -25,6 +25,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/Phenom-earth/phenom-mailer/client"
+	"github.com/Phenom-earth/phenom-mailer/internal/delivery"
 	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
@@ -47,7 +48,9 @@ type serviceStack struct {
 	ses       string // the SES endpoint the function uses (the outer proxy)
 	throttle  *standin.FaultProxy
 	table     string
-	env       []string
+	// deliveries is the delivery record's table (MAILER_DELIVERY_TABLE).
+	deliveries string
+	env        []string
 }
 
 var serviceTableSeq atomic.Int64
@@ -62,8 +65,12 @@ func newServiceStack(t *testing.T) *serviceStack {
 		standin.SkipOrFail(t, err)
 	}
 	freshSES(t, true)
-	s := &serviceStack{table: fmt.Sprintf("mailer-service-idempotency-%d", serviceTableSeq.Add(1))}
+	n := serviceTableSeq.Add(1)
+	s := &serviceStack{table: fmt.Sprintf("mailer-service-idempotency-%d", n), deliveries: fmt.Sprintf("mailer-service-deliveries-%d", n)}
 	if err := motoStandin.CreateIdempotencyTable(context.Background(), s.table); err != nil {
+		t.Fatal(err)
+	}
+	if err := motoStandin.CreateDeliveryTable(context.Background(), s.deliveries); err != nil {
 		t.Fatal(err)
 	}
 	slow, err := standin.StartFaultProxy(motoStandin.URL, sendEmailTo(slowAddr))
@@ -90,7 +97,8 @@ func newServiceStack(t *testing.T) *serviceStack {
 		"MAILER_DKIM_SELECTOR=mailer",
 		"MAILER_DKIM_PRIVATE_KEY=" + dkimKeyPEM,
 		// The send function has none of the Cognito sender's variables.
-		"MAILER_KMS_KEY_ARNS=", "MAILER_ALLOWED_POOLS=", "MAILER_DELIVERY=", "MAILER_DELIVERY_TABLE=",
+		"MAILER_DELIVERY_TABLE=" + s.deliveries,
+		"MAILER_KMS_KEY_ARNS=", "MAILER_ALLOWED_POOLS=", "MAILER_DELIVERY=",
 		"MAILER_FROM=", "MAILER_REQUIRE_DKIM=", "MAILER_CHECK_SUPPRESSION=",
 	}
 	return s
@@ -307,6 +315,29 @@ func TestSendQueueUnderRIE(t *testing.T) {
 	}
 	for _, raw := range sentMails(t) {
 		verifyDKIM(t, raw)
+	}
+
+	// The delivery record holds each attempt: the throttled one failed,
+	// then sent; the refused one refused.
+	store := &delivery.Store{Client: motoStandin.DynamoClient(), Table: s.deliveries}
+	for addr, want := range map[string][]string{throttledAddr: {"failed/ses_throttled", "sent/"}, "bob@example.com": {"refused/request_invalid"}, "ada@example.com": {"sent/"}} {
+		mails, err := store.ByRecipient(context.Background(), addr, time.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range mails {
+			for _, a := range m.Attempts {
+				if a.Source != delivery.SourceService || a.Trigger == "" || a.RequestID == "" {
+					t.Errorf("%s: attempt %+v", addr, a)
+				}
+				got = append(got, a.Outcome+"/"+a.Reason)
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: delivery record %v, want %v", addr, got, want)
+		}
 	}
 	out, _ := q.client.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &q.url, WaitTimeSeconds: 2})
 	if len(out.Messages) != 0 {
