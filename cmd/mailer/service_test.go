@@ -285,6 +285,14 @@ func TestServerDispatch(t *testing.T) {
 	if _, err := newServer(context.Background(), envMap(map[string]string{"MAILER_SERVICE": "true", "MAILER_SERVICE_RATE": "-2"}), newLogger(&logs, env), &m); err == nil || !strings.Contains(err.Error(), "MAILER_SERVICE_RATE") {
 		t.Errorf("bad service configuration starts: %v", err)
 	}
+	for v, want := range map[string]bool{"": false, "false": false, "0": false, "FALSE": false, "true": true, "1": true, "T": true, "maybe": true} {
+		if got := serviceWanted(envMap(map[string]string{"MAILER_SERVICE": v})); got != want {
+			t.Errorf("MAILER_SERVICE=%q: service wanted %v", v, got)
+		}
+	}
+	if _, err := newServer(context.Background(), envMap(map[string]string{"MAILER_SERVICE": "maybe", "MAILER_DELIVERY_TABLE": "t"}), newLogger(&logs, env), &m); err == nil || !strings.Contains(err.Error(), "MAILER_SERVICE=") {
+		t.Errorf("MAILER_SERVICE=maybe starts: %v", err)
+	}
 }
 
 // FuzzHandleFuncURL: whatever the event, the function URL answers one of
