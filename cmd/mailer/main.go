@@ -4,6 +4,7 @@
 // it is a CLI:
 //
 //	mailer invoke --event FILE   run the same handler once on an event (- for stdin)
+//	mailer send --template NAME --to ADDRESS   send one service mail (also --data, --locale, ...)
 //	mailer trace --to ADDRESS    what became of the mails to ADDRESS (also --message-id, --request-id)
 //	mailer doctor [--json]       check that the live environment can send
 //	mailer help                  usage and the environment it reads
@@ -65,6 +66,15 @@ const usage = `usage:
                                (MAILER_DELIVERY_TABLE) and prints one JSON line (received,
                                recorded, duplicates, ignored, failed, batchItemFailures);
                                exit 0, or 4 when any record failed
+  mailer send --template NAME --to ADDRESS [--locale L] [--data FILE|-]
+              [--idempotency-key K] [--tag NAME=VALUE ...] [--json]
+                               send one mail of a service template (notice, welcome) through
+                               the send service's pipeline and the configured delivery; --data
+                               is the template's data as one JSON object (- for stdin); prints
+                               one JSON outcome line (and, without --json, one line for people
+                               on stderr); exit 0 sent or duplicate, 3 refused or suppressed,
+                               4 retryable failure, 2 usage error. mailer send --help has an
+                               example
   mailer trace --to ADDRESS [--since 7d] | --message-id ID | --request-id ID [--json]
                                what became of each matching mail: the invocation, SES's
                                events, the suppression list, and an event that failed every
@@ -118,6 +128,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch args[0] {
 	case "invoke":
 		return runInvoke(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "send":
+		return runSend(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, args[1:], getenv, stdout, stderr)
 	case "preview":
