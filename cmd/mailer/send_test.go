@@ -350,3 +350,33 @@ func TestSendExitCodeAndHumanLine(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSendData: whatever --data holds, readData never panics, and what it
+// accepts is one compact JSON object; what it refuses is a usage error
+// that does not quote the input.
+func FuzzSendData(f *testing.F) {
+	for _, s := range []string{`{}`, `{"name":"Ada"}`, " {\n\"a\": [1, 2]}\n", `[]`, `"x"`, `{"a":`, `{} {}`, "", "\xff", `{"a":"\u00e9"}`, "{\n\n  x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out, err := readData("-", strings.NewReader(in))
+		if err != nil {
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.Code != exitUsage {
+				t.Fatalf("error %v is not a usage error", err)
+			}
+			if len(in) >= 12 && strings.Contains(err.Error(), in) {
+				t.Fatal("the error quotes the data")
+			}
+			return
+		}
+		var obj map[string]any
+		if json.Unmarshal(out, &obj) != nil || obj == nil {
+			t.Fatalf("accepted %q as %q, not one JSON object", in, out)
+		}
+		var compact bytes.Buffer
+		if json.Compact(&compact, out) != nil || compact.String() != string(out) {
+			t.Fatalf("%q is not compact", out)
+		}
+	})
+}
