@@ -65,7 +65,13 @@ const usage = `usage:
                                event of SES notifications it records them
                                (MAILER_DELIVERY_TABLE) and prints one JSON line (received,
                                recorded, duplicates, ignored, failed, batchItemFailures);
-                               exit 0, or 4 when any record failed
+                               exit 0, or 4 when any record failed. With MAILER_SERVICE=true,
+                               on an SQS event of send requests or a function URL event
+                               (payload format 2.0) it runs the send service and prints what
+                               the Lambda returns: {"batchItemFailures":[...]} (exit 4 when
+                               any), or {"statusCode":...,"headers":...,"body":...} (exit 0
+                               2xx, 3 refused, 4 for 409, 429 and 5xx); examples in
+                               testdata/service
   mailer send --template NAME --to ADDRESS [--locale L] [--data FILE|-]
               [--idempotency-key K] [--tag NAME=VALUE ...] [--json]
                                send one mail of a service template (notice, welcome) through
@@ -199,8 +205,24 @@ func runInvoke(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return &exitError{Code: exitUsage, Err: fmt.Errorf("event: %w", err)}
 	}
-	if sesevents.IsSQSEvent(data) {
+	switch shape := eventShapeOf(data); shape {
+	case shapeSESEvents:
 		return runInvokeEvents(ctx, data, getenv, stdout, stderr)
+	case shapeSendQueue, shapeFuncURL:
+		// As the bootstrap (server.handle): the send service with
+		// MAILER_SERVICE=true; without it a send-queue event goes to the
+		// SES events handler and a function URL event is an error.
+		sc, err := loadServiceConfig(getenv)
+		if err != nil {
+			return &exitError{Code: exitUsage, Err: err}
+		}
+		switch {
+		case sc.Enabled:
+			return runInvokeService(ctx, shape, data, sc, getenv, stdout, stderr)
+		case shape == shapeSendQueue && sc.Record.Table != "":
+			return runInvokeEvents(ctx, data, getenv, stdout, stderr)
+		}
+		return &exitError{Code: exitUsage, Err: errors.New("a send-queue SQS event or a function URL event: the send service runs with MAILER_SERVICE=true, as on the send function")}
 	}
 
 	logger := newLogger(stderr, getenv)

@@ -20,7 +20,8 @@ const sendUsage = `usage: mailer send --template NAME --to ADDRESS [--locale L] 
                    [--idempotency-key K] [--tag NAME=VALUE ...] [--json]
 
 Sends one mail of a service template (notice, welcome) through the same pipeline as the send
-queue and the function URL, with the configured delivery (MAILER_DELIVERY: SES, or maildir:PATH).
+queue and the function URL, with the configured delivery (MAILER_DELIVERY: SES, or maildir:PATH)
+and the send service's configuration (mailer help lists it; no KMS key or pool is needed).
 --data names a file holding the template's data as one JSON object ("-" reads stdin; without
 --data the data is {}). Prints the outcome as one JSON line on stdout (the same fields as the
 send queue's log line) and, without --json, one line for people on stderr.
@@ -28,7 +29,7 @@ send queue's log line) and, without --json, one line for people on stderr.
 Exit status: 0 sent or duplicate (the idempotency key was sent before), 3 refused (the request
 does not fit the template, or the recipient is suppressed), 4 retryable failure (throttled, SES
 not ready, the same idempotency key in flight: send again later), 2 usage error (a flag, a
-missing file, data that is not a JSON object), 1 configuration.
+missing file, data that is not a JSON object, the configuration).
 
 Example:
   echo '{"subject":"Export ready","heading":"Export ready","paragraphs":["Your export finished."]}' |
@@ -262,11 +263,15 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 		return &exitError{Code: exitUsage, Err: fmt.Errorf("request: %w", err)}
 	}
 	logger := newLogger(stderr, getenv)
-	h, timeout, err := cliServiceHandler(ctx, getenv, logger)
+	sc, err := loadServiceConfig(getenv)
+	if err != nil {
+		return &exitError{Code: exitUsage, Err: err}
+	}
+	h, err := cliServiceHandler(ctx, sc, logger)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, sc.Timeout)
 	defer cancel()
 	res := h.Handle(ctx, body, service.Source{Kind: service.SourceCLI})
 	if err := json.NewEncoder(stdout).Encode(res); err != nil {
