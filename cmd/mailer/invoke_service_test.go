@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/Phenom-earth/phenom-mailer/internal/service"
 	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
@@ -272,5 +275,59 @@ func TestInvokeServiceEventsNeedTheSendFunction(t *testing.T) {
 		if stdout.Len() != 0 {
 			t.Errorf("%s: printed %q", name, stdout.String())
 		}
+	}
+}
+
+// The example events in testdata/service stay what Lambda sends: the SQS
+// event's md5OfBody match the bodies, every body is a send request, the
+// URL event has exactly the fields of the function URL stand-in's event
+// (payload format 2.0), and eventShapeOf routes both to the send service.
+func TestServiceExampleEvents(t *testing.T) {
+	sqsEvent := readServiceEvent(t, "sqs-event.json")
+	if got := eventShapeOf(sqsEvent); got != shapeSendQueue {
+		t.Errorf("sqs-event.json: shape %d, want the send queue", got)
+	}
+	var ev struct {
+		Records []struct {
+			MessageID string `json:"messageId"`
+			Body      string `json:"body"`
+			MD5OfBody string `json:"md5OfBody"`
+		} `json:"Records"`
+	}
+	if err := json.Unmarshal(sqsEvent, &ev); err != nil || len(ev.Records) != 3 {
+		t.Fatalf("sqs-event.json: %v, %d records", err, len(ev.Records))
+	}
+	for _, r := range ev.Records {
+		if sum := md5.Sum([]byte(r.Body)); hex.EncodeToString(sum[:]) != r.MD5OfBody {
+			t.Errorf("record %s: md5OfBody does not match its body", r.MessageID)
+		}
+		if _, err := service.Decode([]byte(r.Body)); err != nil {
+			t.Errorf("record %s: %v", r.MessageID, err)
+		}
+	}
+
+	urlEvent := readServiceEvent(t, "url-event.json")
+	if got := eventShapeOf(urlEvent); got != shapeFuncURL {
+		t.Errorf("url-event.json: shape %d, want the function URL", got)
+	}
+	dec := json.NewDecoder(bytes.NewReader(urlEvent))
+	dec.DisallowUnknownFields()
+	var u standin.FuncURLEvent
+	if err := dec.Decode(&u); err != nil {
+		t.Fatalf("url-event.json is not the stand-in's payload-2.0 event: %v", err)
+	}
+	if u.Version != "2.0" || u.RequestContext.HTTP.Method != "POST" || u.RawPath != service.Path || u.RequestContext.Authorizer.IAM.UserARN == "" {
+		t.Errorf("url-event.json: %+v", u)
+	}
+	if _, err := service.Decode([]byte(u.Body)); err != nil {
+		t.Errorf("url-event.json body: %v", err)
+	}
+
+	var data map[string]any
+	if err := json.Unmarshal(readServiceEvent(t, "notice-data.json"), &data); err != nil {
+		t.Fatal(err)
+	}
+	if err := service.Validate(&service.Request{Template: "notice", To: "ada@example.com", Data: data}); err != nil {
+		t.Errorf("notice-data.json: %v", err)
 	}
 }
