@@ -290,13 +290,11 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 // before, 3 refused or suppressed, 4 retryable (a failure, or the same
 // idempotency key still in flight, which may yet fail).
 func sendExitCode(res service.Result) int {
+	if res.Requeue() { // what the send queue would deliver again
+		return exitRetryable
+	}
 	switch res.Outcome {
-	case service.OutcomeSent:
-		return exitOK
-	case service.OutcomeDuplicate:
-		if res.Reason == "in_progress" {
-			return exitRetryable
-		}
+	case service.OutcomeSent, service.OutcomeDuplicate:
 		return exitOK
 	case service.OutcomeRefused, service.OutcomeSuppressed:
 		return exitRefused

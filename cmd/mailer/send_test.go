@@ -148,7 +148,7 @@ func TestSendToMaildir(t *testing.T) {
 	if r.exit != 0 || r.res.Outcome != service.OutcomeSent {
 		t.Fatalf("exit %d, %+v; stderr: %s", r.exit, r.res, r.stderr)
 	}
-	if r.res.Source != service.SourceCLI || r.res.Template != "notice" || r.res.Service != "ops" || r.res.Recipient != "a***@example.com" {
+	if r.res.Source != service.SourceCLI || r.res.Template != "notice" || r.res.Service != "ops" || r.res.Recipient != "a***@example.com" || r.res.RequestID == "" {
 		t.Errorf("outcome %+v", r.res)
 	}
 	mails := maildirMails(t, dir)
