@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+
 	"github.com/Phenom-earth/phenom-mailer/internal/service"
 	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
@@ -379,4 +381,25 @@ func FuzzSendData(f *testing.F) {
 			t.Fatalf("%q is not compact", out)
 		}
 	})
+}
+
+// The SES checks on the CLI path: a suppressed recipient is refused (exit
+// 3), a From domain without DKIM is retryable (exit 4); nothing is sent.
+func TestSendSESChecks(t *testing.T) {
+	needStack(t)
+	freshSES(t, true)
+	mailerEnv(t, nil)
+	suppress(t, "bounced@example.com", sestypes.SuppressionListReasonBounce)
+	r := mailerSend(t, os.Getenv, `{"name":"Ada"}`, "--template", "welcome", "--to", "bounced@example.com", "--data", "-")
+	if r.exit != exitRefused || r.res.Outcome != service.OutcomeSuppressed || r.res.Reason != "suppressed_bounce" {
+		t.Fatalf("suppressed: exit %d, %s/%s; want exit 3 suppressed/suppressed_bounce", r.exit, r.res.Outcome, r.res.Reason)
+	}
+	freshSES(t, false)
+	r = mailerSend(t, os.Getenv, `{"name":"Ada"}`, "--template", "welcome", "--to", "ada@example.com", "--data", "-")
+	if r.exit != exitRetryable || r.res.Outcome != service.OutcomeFailed || r.res.Reason != "dkim_not_ready" {
+		t.Fatalf("DKIM not ready: exit %d, %s/%s; want exit 4 failed/dkim_not_ready", r.exit, r.res.Outcome, r.res.Reason)
+	}
+	if n := len(sentMails(t)); n != 0 {
+		t.Fatalf("%d mails", n)
+	}
 }
