@@ -274,6 +274,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	ctx, cancel := context.WithTimeout(ctx, sc.Timeout)
 	defer cancel()
 	res := h.Handle(ctx, body, service.Source{Kind: service.SourceCLI})
+	writeServiceMetrics(stderr, res) // as mailer invoke: stdout stays one outcome line
 	if err := json.NewEncoder(stdout).Encode(res); err != nil {
 		return err
 	}

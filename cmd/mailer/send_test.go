@@ -185,6 +185,9 @@ func TestSendToMaildir(t *testing.T) {
 	if !strings.HasPrefix(r.stderr[strings.LastIndex(strings.TrimSpace(r.stderr), "\n")+1:], "sent: notice to a***@example.com, message id "+r.res.MessageID) {
 		t.Errorf("the last stderr line is not the human outcome:\n%s", r.stderr)
 	}
+	if !strings.Contains(r.stderr, `"_aws":{"Timestamp":`) || !strings.Contains(r.stderr, `"Source":"cli"`) {
+		t.Error("no CloudWatch EMF record of the mail on stderr")
+	}
 	assertNoSecrets(t, "output", r.stdout+r.stderr, "ada@example.com", "PARA-SECRET-7781", "alert(1)")
 
 	// --json: the outcome line only, no line for people.
