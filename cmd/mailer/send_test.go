@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
@@ -404,5 +406,48 @@ func TestSendSESChecks(t *testing.T) {
 	}
 	if n := len(sentMails(t)); n != 0 {
 		t.Fatalf("%d mails", n)
+	}
+}
+
+// Two runs with the same key at once: while the first one's SendEmail is
+// held by the proxy, the second finds the key in flight and exits 4 (run
+// it again later); the first sends; a third run is a duplicate.
+func TestSendSameKeyInFlight(t *testing.T) {
+	needStack(t)
+	freshSES(t, true)
+	proxy, err := standin.StartFaultProxy(motoStandin.URL, isSendEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	newFaultStack(t, true, map[string]string{"AWS_ENDPOINT_URL_SESV2": proxy.URL})
+	proxy.Queue(standin.Fault{Kind: standin.Delay, Delay: 2 * time.Second})
+	args := []string{"send", "--template", "welcome", "--to", "ada@example.com", "--data", "-", "--idempotency-key", "welcome-ada-2", "--tag", "service=ops"}
+	firstDone := make(chan error, 1)
+	var firstOut bytes.Buffer
+	go func() {
+		firstDone <- run(context.Background(), args, os.Getenv, strings.NewReader(`{"name":"Ada"}`), &firstOut, io.Discard)
+	}()
+	for deadline := time.Now().Add(15 * time.Second); proxy.Count(standin.Delay) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first send never reached SES")
+		}
+	}
+	second := mailerSend(t, os.Getenv, `{"name":"Ada"}`, args[1:]...)
+	if second.exit != exitRetryable || second.res.Outcome != service.OutcomeDuplicate || second.res.Reason != "in_progress" {
+		t.Fatalf("while in flight: exit %d, %s/%s; want exit 4 duplicate/in_progress", second.exit, second.res.Outcome, second.res.Reason)
+	}
+	if !strings.Contains(second.stderr, "being sent right now") {
+		t.Errorf("no human line saying in flight:\n%s", second.stderr)
+	}
+	if err := <-firstDone; err != nil {
+		t.Fatalf("first: %v", err)
+	}
+	third := mailerSend(t, os.Getenv, `{"name":"Ada"}`, args[1:]...)
+	if third.exit != 0 || third.res.Outcome != service.OutcomeDuplicate || third.res.Reason != "already_sent" {
+		t.Fatalf("after: exit %d, %s/%s; want exit 0 duplicate/already_sent", third.exit, third.res.Outcome, third.res.Reason)
+	}
+	if n := len(sentMails(t)); n != 1 {
+		t.Fatalf("%d mails, want 1", n)
 	}
 }
