@@ -180,7 +180,7 @@ func reserveTime(ctx context.Context, r time.Duration) (context.Context, context
 func runInvoke(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	eventPath := fs.String("event", "", "custom email sender event JSON file (- for stdin)")
+	eventPath := fs.String("event", "", "event JSON file (- for stdin): a custom email sender event, an SQS event (SES notifications, or send requests), or a function URL event")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: mailer invoke --event FILE\n\n")
 		fs.PrintDefaults()
