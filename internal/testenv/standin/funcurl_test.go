@@ -216,7 +216,9 @@ func TestFuncURLEndToEnd(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("HTTP %d: %s", resp.StatusCode, got)
 		}
-		var a struct{ Event events.LambdaFunctionURLRequest }
+		var a struct {
+			Event events.LambdaFunctionURLRequest
+		}
 		if err := json.Unmarshal(got, &a); err != nil {
 			t.Fatal(err)
 		}
@@ -275,7 +277,10 @@ func TestFuncURLEndToEnd(t *testing.T) {
 		wrong.SecretAccessKey = "guessed"
 		for _, req := range []*http.Request{
 			signedRequest(t, "POST", f.URL+"/v1/send", "application/json", []byte(`{}`), wrong, "lambda", time.Now()),
-			func() *http.Request { r, _ := http.NewRequest("POST", f.URL+"/v1/send", strings.NewReader(`{}`)); return r }(),
+			func() *http.Request {
+				r, _ := http.NewRequest("POST", f.URL+"/v1/send", strings.NewReader(`{}`))
+				return r
+			}(),
 		} {
 			resp, b := do(t, req)
 			if resp.StatusCode != 403 || strings.TrimSpace(string(b)) != `{"Message":"Forbidden"}` {

@@ -63,6 +63,9 @@ type Moto struct {
 	suppression *suppressionList
 	// eventDests emulates SES v2 event destinations (eventdest.go).
 	eventDests *eventDestinations
+	// dynamoWrites makes DynamoDB's conditional writes atomic, as they are
+	// in DynamoDB (dynamoatomic.go).
+	dynamoWrites dynamoWrites
 }
 
 // StartMoto starts moto_server on a free 127.0.0.1 port and a proxy in
@@ -427,7 +430,7 @@ func (m *Moto) proxyHandler(backend *url.URL, fault func(*http.Request) (int, st
 		if m.serveMailFrom(w, r, backend) { // mailfrom.go
 			return
 		}
-		rp.ServeHTTP(w, r)
+		m.dynamoWrites.serialize(w, r, rp) // dynamoatomic.go
 	})
 }
 
