@@ -4,6 +4,7 @@
 // it is a CLI:
 //
 //	mailer invoke --event FILE   run the same handler once on an event (- for stdin)
+//	mailer send --template NAME --to ADDRESS   send one service mail (also --data, --locale, ...)
 //	mailer trace --to ADDRESS    what became of the mails to ADDRESS (also --message-id, --request-id)
 //	mailer doctor [--json]       check that the live environment can send
 //	mailer help                  usage and the environment it reads
@@ -64,7 +65,22 @@ const usage = `usage:
                                event of SES notifications it records them
                                (MAILER_DELIVERY_TABLE) and prints one JSON line (received,
                                recorded, duplicates, ignored, failed, batchItemFailures);
-                               exit 0, or 4 when any record failed
+                               exit 0, or 4 when any record failed. With MAILER_SERVICE=true,
+                               on an SQS event of send requests or a function URL event
+                               (payload format 2.0) it runs the send service and prints what
+                               the Lambda returns: {"batchItemFailures":[...]} (exit 4 when
+                               any), or {"statusCode":...,"headers":...,"body":...} (exit 0
+                               2xx, 3 refused, 4 for 409, 429 and 5xx); examples in
+                               testdata/service
+  mailer send --template NAME --to ADDRESS [--locale L] [--data FILE|-]
+              [--idempotency-key K] [--tag NAME=VALUE ...] [--json]
+                               send one mail of a service template (notice, welcome) through
+                               the send service's pipeline and the configured delivery; --data
+                               is the template's data as one JSON object (- for stdin); prints
+                               one JSON outcome line (and, without --json, one line for people
+                               on stderr); exit 0 sent or duplicate, 3 refused or suppressed,
+                               4 retryable failure, 2 usage error. mailer send --help has an
+                               example
   mailer trace --to ADDRESS [--since 7d] | --message-id ID | --request-id ID [--json]
                                what became of each matching mail: the invocation, SES's
                                events, the suppression list, and an event that failed every
@@ -119,6 +135,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch args[0] {
 	case "invoke":
 		return runInvoke(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "send":
+		return runSend(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, args[1:], getenv, stdout, stderr)
 	case "preview":
@@ -162,7 +180,7 @@ func reserveTime(ctx context.Context, r time.Duration) (context.Context, context
 func runInvoke(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	eventPath := fs.String("event", "", "custom email sender event JSON file (- for stdin)")
+	eventPath := fs.String("event", "", "event JSON file (- for stdin): a custom email sender event, an SQS event (SES notifications, or send requests), or a function URL event")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: mailer invoke --event FILE\n\n")
 		fs.PrintDefaults()
@@ -187,8 +205,24 @@ func runInvoke(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return &exitError{Code: exitUsage, Err: fmt.Errorf("event: %w", err)}
 	}
-	if sesevents.IsSQSEvent(data) {
+	switch shape := eventShapeOf(data); shape {
+	case shapeSESEvents:
 		return runInvokeEvents(ctx, data, getenv, stdout, stderr)
+	case shapeSendQueue, shapeFuncURL:
+		// As the bootstrap (server.handle): the send service with
+		// MAILER_SERVICE=true; without it a send-queue event goes to the
+		// SES events handler and a function URL event is an error.
+		sc, err := loadServiceConfig(getenv)
+		if err != nil {
+			return &exitError{Code: exitUsage, Err: err}
+		}
+		switch {
+		case sc.Enabled:
+			return runInvokeService(ctx, shape, data, sc, getenv, stdout, stderr)
+		case shape == shapeSendQueue && sc.Record.Table != "":
+			return runInvokeEvents(ctx, data, getenv, stdout, stderr)
+		}
+		return &exitError{Code: exitUsage, Err: errors.New("a send-queue SQS event or a function URL event: the send service runs with MAILER_SERVICE=true, as on the send function")}
 	}
 
 	logger := newLogger(stderr, getenv)

@@ -155,10 +155,14 @@ func TestSenderRecordsLambdasRequestIDUnderRIE(t *testing.T) {
 		LambdaRequestID string `json:"requestId"`
 		DeliveryRecord  string `json:"delivery_record"`
 	}
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, `"message":"mail sent"`) {
-			if err := json.Unmarshal([]byte(l), &line); err != nil {
-				t.Fatal(err)
+	// The emulator relays the function's output on its own: the log line
+	// may arrive just after the answer.
+	for wait := time.Now().Add(5 * time.Second); line.Message == "" && time.Now().Before(wait); time.Sleep(50 * time.Millisecond) {
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, `"message":"mail sent"`) {
+				if err := json.Unmarshal([]byte(l), &line); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	}

@@ -41,7 +41,9 @@ func TestMain(m *testing.M) {
 	code := func() int {
 		flag.Parse()
 		listing := flag.Lookup("test.list") != nil && flag.Lookup("test.list").Value.String() != ""
-		if !testing.Short() && !listing {
+		// A fuzz target (make fuzz: -run='^$' -fuzz=...) needs no stand-ins.
+		fuzzing := flag.Lookup("test.fuzz") != nil && flag.Lookup("test.fuzz").Value.String() != ""
+		if !testing.Short() && !listing && !fuzzing {
 			startStack()
 			defer func() {
 				if kmsStandin != nil {
