@@ -180,7 +180,7 @@ variable "service_max_concurrency" {
 }
 
 variable "ses_max_send_rate" {
-  description = "Mails a second the send service may use, all instances together (MAILER_SERVICE_RATE); the mailer uses min(this, the account's MaxSendRate from SES GetAccount). Keep it under the account's MaxSendRate (aws sesv2 get-account) minus what Cognito's mail needs: (ses_max_send_rate / service_max_concurrency) x service_max_concurrency is what the service can reach."
+  description = "Mails a second the send service may use, all instances together (MAILER_SERVICE_RATE); the mailer uses min(this, the account's MaxSendRate from SES GetAccount). Each of the service_max_concurrency functions sends at most ses_max_send_rate / service_max_concurrency a second, so together they stay under it: keep it below the account's MaxSendRate (aws sesv2 get-account) by what the Cognito sender needs."
   type        = number
   default     = 14
 
