@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
@@ -190,8 +191,9 @@ func TestTerraformSendFunction(t *testing.T) {
 	}
 	sort.Strings(names)
 	want := []string{
-		"MAILER_CONFIGURATION_SET", "MAILER_DELIVERY_TABLE", "MAILER_DELIVERY_TTL", "MAILER_ENVIRONMENT", "MAILER_FROM",
-		"MAILER_IDEMPOTENCY_TABLE", "MAILER_SERVICE", "MAILER_SERVICE_CONCURRENCY", "MAILER_SERVICE_RATE", "PASSWORD_RESET_URL",
+		"MAILER_APP_STORE_URL", "MAILER_CONFIGURATION_SET", "MAILER_DELIVERY_TABLE", "MAILER_DELIVERY_TTL", "MAILER_ENVIRONMENT",
+		"MAILER_FROM", "MAILER_IDEMPOTENCY_TABLE", "MAILER_PLAY_STORE_URL", "MAILER_SERVICE", "MAILER_SERVICE_CONCURRENCY",
+		"MAILER_SERVICE_RATE", "MAILER_WEB_APP_URL", "PASSWORD_RESET_URL",
 	}
 	if !slices.Equal(names, want) {
 		t.Errorf("the send function's environment is %q, want %q", names, want)
@@ -206,6 +208,16 @@ func TestTerraformSendFunction(t *testing.T) {
 		// The very expression the Cognito sender uses (one local).
 		if me, ok := mailerEnv[name]; !ok || me != e {
 			t.Errorf("the send function's %s = %s is not the Cognito sender's shared setting", name, m.text(e))
+		}
+	}
+	// The welcome mail's links: the web app always, the app stores only
+	// when given (an empty value would be a link to nowhere).
+	for name, v := range map[string]string{"MAILER_WEB_APP_URL": "var.web_app_url", "MAILER_APP_STORE_URL": "var.app_store_url", "MAILER_PLAY_STORE_URL": "var.play_store_url"} {
+		if e := env[name]; e == nil || m.text(e) != v {
+			t.Errorf("%s should be %s", name, v)
+		}
+		if def := d.variables[strings.TrimPrefix(v, "var.")]; def == nil || name != "MAILER_WEB_APP_URL" && m.text(attr(t, def, "default")) != "null" {
+			t.Errorf("var.%s should exist, optional (default null) for the app stores", strings.TrimPrefix(v, "var."))
 		}
 	}
 	for name, want := range map[string]string{
@@ -429,6 +441,34 @@ func TestTerraformSendVariables(t *testing.T) {
 		got := holds(cond, map[string]float64{"service_max_concurrency": c.conc, "ses_max_send_rate": c.rate, "service_timeout": c.timeout})
 		if got != c.ok {
 			t.Errorf("concurrency %v, rate %v, timeout %v: precondition holds %v, want %v", c.conc, c.rate, c.timeout, got, c.ok)
+		}
+	}
+}
+
+// The welcome mail's links: https only; the app stores' may be left unset.
+func TestTerraformWelcomeLinkVariables(t *testing.T) {
+	m := loadModule(t, moduleDir)
+	d := m.declarations(t)
+	funcs := map[string]function.Function{"can": tryfunc.CanFunc, "regex": stdlib.RegexFunc}
+	for _, name := range []string{"web_app_url", "app_store_url", "play_store_url"} {
+		vs := nested(d.variables[name], "validation")
+		if len(vs) != 1 {
+			t.Fatalf("var.%s: want one validation", name)
+		}
+		cond := attr(t, vs[0], "condition")
+		cases := map[string]bool{"https://www.thephenom.app": true, "https://apps.apple.com/app/id1": true, "http://www.thephenom.app": false, "www.thephenom.app": false, "": false}
+		for in, ok := range cases {
+			ctx := &hcl.EvalContext{Functions: funcs, Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{name: cty.StringVal(in)})}}
+			if v, diags := cond.Value(ctx); diags.HasErrors() || v.True() != ok {
+				t.Errorf("var.%s = %q: valid %v (%v), want %v", name, in, v, diags, ok)
+			}
+		}
+		if name == "web_app_url" {
+			continue
+		}
+		ctx := &hcl.EvalContext{Functions: funcs, Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{name: cty.NullVal(cty.String)})}}
+		if v, diags := cond.Value(ctx); diags.HasErrors() || !v.True() {
+			t.Errorf("var.%s unset is not valid (%v %v)", name, v, diags)
 		}
 	}
 }

@@ -579,7 +579,7 @@ func checkSendService(t *testing.T, m *standin.Moto, prefix string, outputs map[
 	for k, want := range map[string]string{
 		"MAILER_SERVICE": "true", "MAILER_SERVICE_CONCURRENCY": "2", "MAILER_SERVICE_RATE": "14",
 		"MAILER_IDEMPOTENCY_TABLE": prefix + "idempotency", "MAILER_DELIVERY_TABLE": prefix + "deliveries",
-		"MAILER_CONFIGURATION_SET": strings.TrimSuffix(prefix, "-"),
+		"MAILER_CONFIGURATION_SET": strings.TrimSuffix(prefix, "-"), "MAILER_WEB_APP_URL": "https://www.thephenom.app",
 	} {
 		if env[k] != want {
 			t.Errorf("the send function's %s = %q, want %q", k, env[k], want)
@@ -588,6 +588,12 @@ func checkSendService(t *testing.T, m *standin.Moto, prefix string, outputs map[
 	for _, k := range []string{"MAILER_KMS_KEY_ARNS", "MAILER_ALLOWED_POOLS"} {
 		if _, ok := env[k]; ok {
 			t.Errorf("the send function has %s: it decrypts nothing", k)
+		}
+	}
+	// Unset app store links are left out, not set empty.
+	for _, k := range []string{"MAILER_APP_STORE_URL", "MAILER_PLAY_STORE_URL"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("the send function has %s=%q, though the root does not set it", k, v)
 		}
 	}
 	if cfg.Timeout != 30 {

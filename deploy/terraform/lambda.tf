@@ -10,14 +10,21 @@ locals {
   }
 
   # What both senders (Cognito's and the send service) read to render and
-  # send: written once, so the two cannot drift apart.
-  send_environment = merge(local.delivery_environment, {
-    MAILER_IDEMPOTENCY_TABLE = aws_dynamodb_table.idempotency.name
-    MAILER_FROM              = var.from
-    MAILER_CONFIGURATION_SET = aws_sesv2_configuration_set.mailer.configuration_set_name
-    MAILER_ENVIRONMENT       = var.environment
-    PASSWORD_RESET_URL       = var.password_reset_url
-  })
+  # send: written once, so the two cannot drift apart. The app stores'
+  # links are set only when given (unset, the welcome mail leaves them out).
+  send_environment = merge(
+    local.delivery_environment,
+    {
+      MAILER_IDEMPOTENCY_TABLE = aws_dynamodb_table.idempotency.name
+      MAILER_FROM              = var.from
+      MAILER_CONFIGURATION_SET = aws_sesv2_configuration_set.mailer.configuration_set_name
+      MAILER_ENVIRONMENT       = var.environment
+      PASSWORD_RESET_URL       = var.password_reset_url
+      MAILER_WEB_APP_URL       = var.web_app_url
+    },
+    var.app_store_url == null ? {} : { MAILER_APP_STORE_URL = var.app_store_url },
+    var.play_store_url == null ? {} : { MAILER_PLAY_STORE_URL = var.play_store_url },
+  )
 }
 
 resource "aws_cloudwatch_log_group" "mailer" {

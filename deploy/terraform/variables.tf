@@ -64,6 +64,39 @@ variable "password_reset_url" {
   default     = "https://www.thephenom.app/reset-password"
 }
 
+variable "web_app_url" {
+  description = "The web app the welcome mail (send service) links to (MAILER_WEB_APP_URL, https)."
+  type        = string
+  default     = "https://www.thephenom.app"
+
+  validation {
+    condition     = can(regex("^https://[^/]+", var.web_app_url))
+    error_message = "web_app_url must be an absolute https URL."
+  }
+}
+
+variable "app_store_url" {
+  description = "Optional: the iOS app's App Store page, linked from the welcome mail (MAILER_APP_STORE_URL, https). Unset, the mail has no App Store link."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.app_store_url == null || can(regex("^https://[^/]+", var.app_store_url))
+    error_message = "app_store_url must be an absolute https URL."
+  }
+}
+
+variable "play_store_url" {
+  description = "Optional: the Android app's Google Play page, linked from the welcome mail (MAILER_PLAY_STORE_URL, https). Unset, the mail has no Google Play link."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.play_store_url == null || can(regex("^https://[^/]+", var.play_store_url))
+    error_message = "play_store_url must be an absolute https URL."
+  }
+}
+
 variable "memory_size" {
   description = "Lambda memory in MB (arm64). The mailer needs little; more memory also means more CPU for the ECDSA P-384 check of each ciphertext."
   type        = number
