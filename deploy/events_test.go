@@ -172,7 +172,7 @@ func TestTerraformEventsFunction(t *testing.T) {
 	if !hasRef(attr(t, fn, "role"), "aws_iam_role.events") {
 		t.Errorf("the events function does not have its own role")
 	}
-	env := objectKeys(t, attr(t, nested(fn, "environment")[0], "variables"))
+	env := envVars(t, m.declarations(t), attr(t, nested(fn, "environment")[0], "variables"))
 	read := mailerEnvNames(t)
 	var names []string
 	for name := range env {
@@ -315,6 +315,9 @@ func TestTerraformAlarms(t *testing.T) {
 		"events-errors":  {"AWS/Lambda", "Errors", "Sum", map[string]string{"FunctionName": "ref:aws_lambda_function.events.function_name"}, 1, 0},
 		"bounce-rate":    {"AWS/SES", "Reputation.BounceRate", "Maximum", nil, 0.02, 0},
 		"complaint-rate": {"AWS/SES", "Reputation.ComplaintRate", "Maximum", nil, 0.0005, 0},
+		// issue 12: the send service
+		"send-dlq":    {"AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", map[string]string{"QueueName": "ref:aws_sqs_queue.send_dlq[0].name"}, 1, 0},
+		"send-errors": {"AWS/Lambda", "Errors", "Sum", map[string]string{"FunctionName": "ref:aws_lambda_function.send[0].function_name"}, 1, 0},
 	}
 	topic := m.one(t, "resource", "aws_sns_topic", "alarms")
 	if got := m.text(attr(t, topic, "name")); got != `"${local.function_name}-alarms"` {

@@ -470,3 +470,37 @@ func objectValue(obj *hclsyntax.ObjectConsExpr, key string) hclsyntax.Expression
 	}
 	return nil
 }
+
+// envVars are the names and value expressions of a Lambda environment's
+// variables: an object constructor, a local holding one, merge() of those
+// (later arguments win, as in Terraform), or a conditional between them
+// (the names either branch may set).
+func envVars(t *testing.T, d declarations, e hclsyntax.Expression) map[string]hclsyntax.Expression {
+	t.Helper()
+	switch x := e.(type) {
+	case *hclsyntax.ObjectConsExpr:
+		return objectKeys(t, x)
+	case *hclsyntax.ScopeTraversalExpr:
+		if p := strings.Split(traversalName(x.Traversal), "."); len(p) == 2 && p[0] == "local" && d.locals[p[1]] != nil {
+			return envVars(t, d, d.locals[p[1]])
+		}
+	case *hclsyntax.ConditionalExpr:
+		out := envVars(t, d, x.TrueResult)
+		for k, v := range envVars(t, d, x.FalseResult) {
+			out[k] = v
+		}
+		return out
+	case *hclsyntax.FunctionCallExpr:
+		if x.Name == "merge" {
+			out := map[string]hclsyntax.Expression{}
+			for _, arg := range x.Args {
+				for k, v := range envVars(t, d, arg) {
+					out[k] = v
+				}
+			}
+			return out
+		}
+	}
+	t.Fatalf("%s: not an object, a local holding one, or merge() of those", e.Range())
+	return nil
+}

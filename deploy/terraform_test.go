@@ -109,7 +109,7 @@ func TestTerraformFunction(t *testing.T) {
 	if len(envBlocks) != 1 {
 		t.Fatalf("want one environment block, found %d", len(envBlocks))
 	}
-	env := objectKeys(t, attr(t, envBlocks[0], "variables"))
+	env := envVars(t, d, attr(t, envBlocks[0], "variables"))
 	read := mailerEnvNames(t)
 	for name := range env {
 		if !read[name] {

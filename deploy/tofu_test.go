@@ -25,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
@@ -260,7 +262,8 @@ func motoGetJSON(ctx context.Context, endpoint, service, path string, v any) err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
+	// 200, or 201: moto answers GetFunctionUrlConfig with 201 (AWS: 200).
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		return fmt.Errorf("%s GET %s: %s: %s", service, path, resp.Status, tail(b, 500))
 	}
 	return json.Unmarshal(b, v)
@@ -361,6 +364,30 @@ var issue11Resources = []string{
 	"module.mailer.aws_sqs_queue_policy.ses_events",
 }
 
+// issue12Resources are the send service's resources (enable_send_service is
+// on by default; the example root keeps it).
+var issue12Resources = []string{
+	"module.mailer.aws_cloudwatch_log_group.send",
+	"module.mailer.aws_cloudwatch_metric_alarm.send_dlq",
+	"module.mailer.aws_cloudwatch_metric_alarm.send_errors",
+	"module.mailer.aws_iam_role.send",
+	"module.mailer.aws_iam_role_policy.send",
+	"module.mailer.aws_lambda_event_source_mapping.send",
+	"module.mailer.aws_lambda_function.send",
+	"module.mailer.aws_lambda_function_url.send",
+	"module.mailer.aws_sqs_queue.send",
+	"module.mailer.aws_sqs_queue.send_dlq",
+}
+
+// esmInfo is an event source mapping as Lambda (moto) lists it.
+type esmInfo struct {
+	EventSourceArn        string
+	FunctionArn           string
+	BatchSize             int
+	FunctionResponseTypes []string
+	ScalingConfig         struct{ MaximumConcurrency int }
+}
+
 func TestTofuAppliesTheExample(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the engine run takes minutes")
@@ -431,7 +458,7 @@ func TestTofuAppliesTheExample(t *testing.T) {
 				}
 				have[strings.TrimSpace(line)] = true
 			}
-			for _, r := range issue11Resources {
+			for _, r := range append(slices.Clone(issue11Resources), issue12Resources...) {
 				if !have[r] {
 					t.Errorf("%s is not in the state after apply", r)
 				}
@@ -483,35 +510,25 @@ func TestTofuAppliesTheExample(t *testing.T) {
 			if want := "arn:aws:sqs:us-east-1:" + motoAccount + ":" + prefix + "failed-events"; invoke.DestinationConfig.OnFailure.Destination != want || invoke.MaximumRetryAttempts != 2 {
 				t.Errorf("event invoke config %+v, want 2 retries and on failure %s", invoke, want)
 			}
-			var esms struct {
-				EventSourceMappings []struct {
-					EventSourceArn        string
-					FunctionArn           string
-					BatchSize             int
-					FunctionResponseTypes []string
-					ScalingConfig         struct{ MaximumConcurrency int }
-				}
-			}
+			var esms struct{ EventSourceMappings []esmInfo }
 			if err := motoGetJSON(t.Context(), m.URL, "lambda", "/2015-03-31/event-source-mappings/", &esms); err != nil {
 				t.Fatal(err)
 			}
-			mine := slices.DeleteFunc(esms.EventSourceMappings, func(e struct {
-				EventSourceArn        string
-				FunctionArn           string
-				BatchSize             int
-				FunctionResponseTypes []string
-				ScalingConfig         struct{ MaximumConcurrency int }
-			}) bool {
-				return !strings.HasSuffix(e.FunctionArn, ":function:"+prefix+"events")
-			})
-			if len(mine) != 1 {
-				t.Fatalf("%d event source mappings for %sevents, want 1: %+v", len(mine), prefix, esms)
+			for _, fn := range []string{"events", "send"} {
+				mine := slices.DeleteFunc(slices.Clone(esms.EventSourceMappings), func(e esmInfo) bool {
+					return !strings.HasSuffix(e.FunctionArn, ":function:"+prefix+fn)
+				})
+				if len(mine) != 1 {
+					t.Fatalf("%d event source mappings for %s%s, want 1: %+v", len(mine), prefix, fn, esms)
+				}
+				queue := map[string]string{"events": "ses-events", "send": "send"}[fn]
+				esm := mine[0]
+				if !strings.HasSuffix(esm.EventSourceArn, ":"+prefix+queue) || esm.BatchSize != 10 ||
+					!slices.Equal(esm.FunctionResponseTypes, []string{"ReportBatchItemFailures"}) || esm.ScalingConfig.MaximumConcurrency != 2 {
+					t.Errorf("event source mapping of %s%s: %+v", prefix, fn, esm)
+				}
 			}
-			esm := mine[0]
-			if !strings.HasSuffix(esm.EventSourceArn, ":"+prefix+"ses-events") || esm.BatchSize != 10 ||
-				!slices.Equal(esm.FunctionResponseTypes, []string{"ReportBatchItemFailures"}) || esm.ScalingConfig.MaximumConcurrency != 2 {
-				t.Errorf("event source mapping %+v", esm)
-			}
+			checkSendService(t, m, prefix, outputs)
 
 			// Applied means converged: a second plan has nothing to do
 			// (-detailed-exitcode: 0 no changes, 2 changes).
@@ -538,4 +555,141 @@ func TestTofuAppliesTheExample(t *testing.T) {
 			return true
 		})
 	})
+}
+
+// checkSendService checks the send service as AWS (moto) holds it after the
+// apply: the function's environment, timeout and reserved concurrency, its
+// URL's auth type, the queue's redrive and visibility timeout, and the
+// caller's policy as the output prints it.
+func checkSendService(t *testing.T, m *standin.Moto, prefix string, outputs map[string]struct{ Value any }) {
+	t.Helper()
+	ctx := t.Context()
+	name := prefix + "send"
+	fnARN := "arn:aws:lambda:us-east-1:" + motoAccount + ":function:" + name
+	queueARN := "arn:aws:sqs:us-east-1:" + motoAccount + ":" + name
+
+	var cfg struct {
+		Timeout     int
+		Environment struct{ Variables map[string]string }
+	}
+	if err := motoGetJSON(ctx, m.URL, "lambda", "/2015-03-31/functions/"+name+"/configuration", &cfg); err != nil {
+		t.Fatal(err)
+	}
+	env := cfg.Environment.Variables
+	for k, want := range map[string]string{
+		"MAILER_SERVICE": "true", "MAILER_SERVICE_CONCURRENCY": "2", "MAILER_SERVICE_RATE": "14",
+		"MAILER_IDEMPOTENCY_TABLE": prefix + "idempotency", "MAILER_DELIVERY_TABLE": prefix + "deliveries",
+		"MAILER_CONFIGURATION_SET": strings.TrimSuffix(prefix, "-"), "MAILER_WEB_APP_URL": "https://www.thephenom.app",
+	} {
+		if env[k] != want {
+			t.Errorf("the send function's %s = %q, want %q", k, env[k], want)
+		}
+	}
+	for _, k := range []string{"MAILER_KMS_KEY_ARNS", "MAILER_ALLOWED_POOLS"} {
+		if _, ok := env[k]; ok {
+			t.Errorf("the send function has %s: it decrypts nothing", k)
+		}
+	}
+	// Unset app store links are left out, not set empty.
+	for _, k := range []string{"MAILER_APP_STORE_URL", "MAILER_PLAY_STORE_URL"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("the send function has %s=%q, though the root does not set it", k, v)
+		}
+	}
+	if cfg.Timeout != 30 {
+		t.Errorf("the send function's timeout is %d s, want 30", cfg.Timeout)
+	}
+	var conc struct{ ReservedConcurrentExecutions int }
+	if err := motoGetJSON(ctx, m.URL, "lambda", "/2019-09-30/functions/"+name+"/concurrency", &conc); err != nil {
+		t.Fatal(err)
+	}
+	if conc.ReservedConcurrentExecutions != 2 {
+		t.Errorf("the send function's reserved concurrency is %d, want 2 (service_max_concurrency)", conc.ReservedConcurrentExecutions)
+	}
+	var fu struct{ AuthType, FunctionUrl, FunctionArn string }
+	if err := motoGetJSON(ctx, m.URL, "lambda", "/2021-10-31/functions/"+name+"/url", &fu); err != nil {
+		t.Fatal(err)
+	}
+	if fu.AuthType != "AWS_IAM" {
+		t.Errorf("the send function URL's auth type is %q, want AWS_IAM", fu.AuthType)
+	}
+	if got, _ := outputs["send_function_url"].Value.(string); got == "" || got != fu.FunctionUrl {
+		t.Errorf("send_function_url = %q, Lambda has %q", got, fu.FunctionUrl)
+	}
+
+	queueURL, _ := outputs["send_queue_url"].Value.(string)
+	if !strings.HasSuffix(queueURL, "/"+name) {
+		t.Fatalf("send_queue_url = %q, want the queue %s", queueURL, name)
+	}
+	if got, _ := outputs["send_dlq_url"].Value.(string); !strings.HasSuffix(got, "/"+name+"-dlq") {
+		t.Errorf("send_dlq_url = %q, want the queue %s-dlq", got, name)
+	}
+	attrs, err := m.SQSClient().GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(queueURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := attrs.Attributes["VisibilityTimeout"]; got != "180" {
+		t.Errorf("the send queue's visibility timeout is %s s, want 180 (6 x 30)", got)
+	}
+	var redrive struct {
+		DeadLetterTargetArn string `json:"deadLetterTargetArn"`
+		MaxReceiveCount     any    `json:"maxReceiveCount"`
+	}
+	if err := json.Unmarshal([]byte(attrs.Attributes["RedrivePolicy"]), &redrive); err != nil {
+		t.Fatalf("the send queue's RedrivePolicy %q: %v", attrs.Attributes["RedrivePolicy"], err)
+	}
+	if redrive.DeadLetterTargetArn != queueARN+"-dlq" || fmt.Sprint(redrive.MaxReceiveCount) != "5" {
+		t.Errorf("the send queue's redrive policy is %+v, want 5 receives then %s-dlq", redrive, queueARN)
+	}
+
+	// The caller's policy, as a caller would paste it.
+	raw, _ := outputs["send_caller_policy_json"].Value.(string)
+	var doc struct {
+		Version   string
+		Statement []struct {
+			Sid       string
+			Effect    string
+			Action    any
+			Resource  any
+			Condition map[string]map[string]any
+		}
+	}
+	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
+		t.Fatalf("send_caller_policy_json is not JSON: %v\n%s", err, raw)
+	}
+	if doc.Version != "2012-10-17" || len(doc.Statement) != 3 {
+		t.Fatalf("send_caller_policy_json: version %q, %d statements, want 2012-10-17 and 3:\n%s", doc.Version, len(doc.Statement), raw)
+	}
+	want := map[string]struct {
+		resource  string
+		condition string
+	}{
+		"sqs:SendMessage":          {queueARN, "map[]"},
+		"lambda:InvokeFunctionUrl": {fnARN, "map[StringEquals:map[lambda:FunctionUrlAuthType:AWS_IAM]]"},
+		"lambda:InvokeFunction":    {fnARN, "map[Bool:map[lambda:InvokedViaFunctionUrl:true]]"},
+	}
+	for _, st := range doc.Statement {
+		action := fmt.Sprint(st.Action)
+		w, ok := want[action]
+		if !ok || st.Effect != "Allow" {
+			t.Errorf("send_caller_policy_json: %s %s", st.Effect, action)
+			continue
+		}
+		delete(want, action)
+		if fmt.Sprint(st.Resource) != w.resource {
+			t.Errorf("send_caller_policy_json: %s on %v, want %s", action, st.Resource, w.resource)
+		}
+		cond := st.Condition
+		if cond == nil {
+			cond = map[string]map[string]any{}
+		}
+		if fmt.Sprint(cond) != w.condition {
+			t.Errorf("send_caller_policy_json: %s condition %v, want %s", action, cond, w.condition)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("send_caller_policy_json does not allow %v", keysOf(want))
+	}
 }

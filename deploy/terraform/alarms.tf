@@ -179,3 +179,45 @@ resource "aws_cloudwatch_metric_alarm" "complaint_rate" {
   ok_actions          = local.alarm_actions
   tags                = var.tags
 }
+
+# Send requests the send function failed on five times (issue 12): mail a
+# Phenom service asked for and nobody got.
+resource "aws_cloudwatch_metric_alarm" "send_dlq" {
+  count = local.send_count
+
+  alarm_name          = "${local.alarm_prefix}send-dlq"
+  alarm_description   = "Send requests the send function failed on 5 times are waiting in ${aws_sqs_queue.send_dlq[0].name}: no mail went out for them (docs/operations.md)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.send_dlq[0].name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}
+
+# The send function failed an invocation (a crash or a timeout: a batch's
+# own failures are reported per message, and are not Errors).
+resource "aws_cloudwatch_metric_alarm" "send_errors" {
+  count = local.send_count
+
+  alarm_name          = "${local.alarm_prefix}send-errors"
+  alarm_description   = "The send function ${aws_lambda_function.send[0].function_name} failed an invocation (its log group says why); SQS redelivers the batch."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.send[0].function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = var.tags
+}

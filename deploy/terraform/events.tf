@@ -232,10 +232,7 @@ resource "aws_lambda_function" "events" {
   # Read by cmd/mailer/config.go; no KMS keys or pools: this function never
   # decrypts or sends.
   environment {
-    variables = {
-      MAILER_DELIVERY_TABLE = aws_dynamodb_table.deliveries.name
-      MAILER_DELIVERY_TTL   = var.delivery_ttl
-    }
+    variables = local.delivery_environment
   }
 
   tags = var.tags

@@ -1,6 +1,32 @@
 # The function, its log group, its asynchronous-invocation policy and the
 # permission for Cognito to invoke it from the served pools only.
 
+locals {
+  # What every function that records a delivery reads (the sender, the
+  # events function, the send service).
+  delivery_environment = {
+    MAILER_DELIVERY_TABLE = aws_dynamodb_table.deliveries.name
+    MAILER_DELIVERY_TTL   = var.delivery_ttl
+  }
+
+  # What both senders (Cognito's and the send service) read to render and
+  # send: written once, so the two cannot drift apart. The app stores'
+  # links are set only when given (unset, the welcome mail leaves them out).
+  send_environment = merge(
+    local.delivery_environment,
+    {
+      MAILER_IDEMPOTENCY_TABLE = aws_dynamodb_table.idempotency.name
+      MAILER_FROM              = var.from
+      MAILER_CONFIGURATION_SET = aws_sesv2_configuration_set.mailer.configuration_set_name
+      MAILER_ENVIRONMENT       = var.environment
+      PASSWORD_RESET_URL       = var.password_reset_url
+      MAILER_WEB_APP_URL       = var.web_app_url
+    },
+    var.app_store_url == null ? {} : { MAILER_APP_STORE_URL = var.app_store_url },
+    var.play_store_url == null ? {} : { MAILER_PLAY_STORE_URL = var.play_store_url },
+  )
+}
+
 resource "aws_cloudwatch_log_group" "mailer" {
   name              = "/aws/lambda/${local.function_name}"
   retention_in_days = var.log_retention_days
@@ -25,23 +51,16 @@ resource "aws_lambda_function" "mailer" {
   # Every name here is read by cmd/mailer/config.go (`mailer help`);
   # deploy/terraform_test.go holds the two together.
   environment {
-    variables = {
-      MAILER_KMS_KEY_ARNS      = join(",", [for key in aws_kms_key.pool : key.arn])
-      MAILER_ALLOWED_POOLS     = join(",", values(var.user_pools))
-      MAILER_IDEMPOTENCY_TABLE = aws_dynamodb_table.idempotency.name
-      MAILER_FROM              = var.from
-      MAILER_CONFIGURATION_SET = aws_sesv2_configuration_set.mailer.configuration_set_name
-      MAILER_ENVIRONMENT       = var.environment
-      PASSWORD_RESET_URL       = var.password_reset_url
-      MAILER_POOL_CLIENTS      = join(",", [for pool, client in var.pool_clients : "${var.user_pools[pool]}=${client}"])
-      MAILER_DELIVERY_TABLE    = aws_dynamodb_table.deliveries.name
-      MAILER_DELIVERY_TTL      = var.delivery_ttl
+    variables = merge(local.send_environment, {
+      MAILER_KMS_KEY_ARNS  = join(",", [for key in aws_kms_key.pool : key.arn])
+      MAILER_ALLOWED_POOLS = join(",", values(var.user_pools))
+      MAILER_POOL_CLIENTS  = join(",", [for pool, client in var.pool_clients : "${var.user_pools[pool]}=${client}"])
       # Not used by the function: read by `mailer doctor`, which the playbook
       # runs with this function's environment (docs/operations.md).
       MAILER_EVENTS_DLQ_URL          = aws_sqs_queue.ses_events_dlq.url
       MAILER_FAILED_EVENTS_QUEUE_URL = aws_sqs_queue.failed_events.url
       MAILER_ALARM_PREFIX            = local.alarm_prefix
-    }
+    })
   }
 
   tags = var.tags

@@ -114,3 +114,28 @@ output "alarm_prefix" {
   description = "The start of every alarm's name (MAILER_ALARM_PREFIX)."
   value       = local.alarm_prefix
 }
+
+output "send_queue_url" {
+  description = "The send service's queue: a message body is one send request (null without enable_send_service)."
+  value       = one(aws_sqs_queue.send[*].url)
+}
+
+output "send_dlq_url" {
+  description = "Send requests the send function failed on 5 times (null without enable_send_service)."
+  value       = one(aws_sqs_queue.send_dlq[*].url)
+}
+
+output "send_function_name" {
+  description = "The send service's function; its log group is /aws/lambda/<send_function_name> (null without enable_send_service)."
+  value       = one(aws_lambda_function.send[*].function_name)
+}
+
+output "send_function_url" {
+  description = "The send service's function URL (AWS_IAM auth): POST <url>v1/send, signed with SigV4 for the service lambda (null without enable_send_service)."
+  value       = one(aws_lambda_function_url.send[*].function_url)
+}
+
+output "send_caller_policy_json" {
+  description = "The IAM policy a caller's role or user attaches to be allowed to send: sqs:SendMessage on the send queue, lambda:InvokeFunctionUrl (AWS_IAM) and lambda:InvokeFunction through the function URL on the send function (null without enable_send_service)."
+  value       = one(data.aws_iam_policy_document.send_caller[*].json)
+}

@@ -64,6 +64,39 @@ variable "password_reset_url" {
   default     = "https://www.thephenom.app/reset-password"
 }
 
+variable "web_app_url" {
+  description = "The web app the welcome mail (send service) links to (MAILER_WEB_APP_URL, https)."
+  type        = string
+  default     = "https://www.thephenom.app"
+
+  validation {
+    condition     = can(regex("^https://[^/]+", var.web_app_url))
+    error_message = "web_app_url must be an absolute https URL."
+  }
+}
+
+variable "app_store_url" {
+  description = "Optional: the iOS app's App Store page, linked from the welcome mail (MAILER_APP_STORE_URL, https). Unset, the mail has no App Store link."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.app_store_url == null || can(regex("^https://[^/]+", var.app_store_url))
+    error_message = "app_store_url must be an absolute https URL."
+  }
+}
+
+variable "play_store_url" {
+  description = "Optional: the Android app's Google Play page, linked from the welcome mail (MAILER_PLAY_STORE_URL, https). Unset, the mail has no Google Play link."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.play_store_url == null || can(regex("^https://[^/]+", var.play_store_url))
+    error_message = "play_store_url must be an absolute https URL."
+  }
+}
+
 variable "memory_size" {
   description = "Lambda memory in MB (arm64). The mailer needs little; more memory also means more CPU for the ECDSA P-384 check of each ciphertext."
   type        = number
@@ -160,4 +193,43 @@ variable "alarm_emails" {
   description = "Addresses subscribed to the alarms topic (each confirms by mail). Other subscriptions can be added to the alarms_topic_arn output."
   type        = list(string)
   default     = []
+}
+
+variable "enable_send_service" {
+  description = "Create the send service (issue 12): the send queue and its dead-letter queue, the send function (<name>-<environment>-send, MAILER_SERVICE=true) and its function URL, its alarms, and the send_* outputs. false creates none of it."
+  type        = bool
+  default     = true
+}
+
+variable "service_max_concurrency" {
+  description = "At most this many send functions run at once (the queue's event source mapping's maximum_concurrency and the function's reserved concurrency; MAILER_SERVICE_CONCURRENCY): each sends at most ses_max_send_rate / service_max_concurrency mails a second. 2 to 1000 (2 is Lambda's minimum for an SQS event source)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.service_max_concurrency >= 2 && var.service_max_concurrency <= 1000 && floor(var.service_max_concurrency) == var.service_max_concurrency
+    error_message = "service_max_concurrency is a whole number between 2 and 1000 (Lambda's limits for an SQS event source's maximum concurrency)."
+  }
+}
+
+variable "ses_max_send_rate" {
+  description = "Mails a second the send service may use, all instances together (MAILER_SERVICE_RATE); the mailer uses min(this, the account's MaxSendRate from SES GetAccount). Each of the service_max_concurrency functions sends at most ses_max_send_rate / service_max_concurrency a second, so together they stay under it: keep it below the account's MaxSendRate (aws sesv2 get-account) by what the Cognito sender needs."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.ses_max_send_rate > 0
+    error_message = "ses_max_send_rate is a number of mails a second, greater than 0."
+  }
+}
+
+variable "service_timeout" {
+  description = "Timeout in seconds of the send function: one batch of up to 10 SQS messages, or one function URL request. The send queue's visibility timeout is six times this; a batch of 10 at the per-instance rate (ses_max_send_rate / service_max_concurrency) must take at most half of it."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.service_timeout >= 3 && var.service_timeout <= 900
+    error_message = "service_timeout is between 3 and 900 seconds (Lambda's maximum)."
+  }
 }

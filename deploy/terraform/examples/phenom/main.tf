@@ -200,3 +200,23 @@ output "alarms_topic_arn" {
 output "alarm_prefix" {
   value = module.mailer.alarm_prefix
 }
+
+output "send_queue_url" {
+  value = module.mailer.send_queue_url
+}
+
+output "send_dlq_url" {
+  value = module.mailer.send_dlq_url
+}
+
+output "send_function_name" {
+  value = module.mailer.send_function_name
+}
+
+output "send_function_url" {
+  value = module.mailer.send_function_url
+}
+
+output "send_caller_policy_json" {
+  value = module.mailer.send_caller_policy_json
+}
