@@ -69,6 +69,9 @@ func benchInvocation(b *testing.B, delivery string, sign bool) {
 	}
 	env := map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+		// The stand-ins are plain http: a CA bundle from the caller's
+		// environment would only add its parsing to the figures.
+		"AWS_CA_BUNDLE":             "",
 		"AWS_EC2_METADATA_DISABLED": "true",
 		"AWS_ENDPOINT_URL_KMS":      kmsStandin.URL, "AWS_ENDPOINT_URL_SESV2": motoStandin.URL,
 		"MAILER_DELIVERY":      delivery,
@@ -85,7 +88,7 @@ func benchInvocation(b *testing.B, delivery string, sign bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := newHandler(context.Background(), cfg, nil)
+	h, err := newHandler(context.Background(), cfg, nil, false)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -138,6 +141,9 @@ func benchInvocation(b *testing.B, delivery string, sign bool) {
 func BenchmarkNewHandler(b *testing.B) {
 	env := map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+		// The stand-ins are plain http: a CA bundle from the caller's
+		// environment would only add its parsing to the figures.
+		"AWS_CA_BUNDLE":             "",
 		"AWS_EC2_METADATA_DISABLED": "true",
 		"AWS_ENDPOINT_URL_KMS":      "http://127.0.0.1:9", "AWS_ENDPOINT_URL_SESV2": "http://127.0.0.1:9",
 		"MAILER_KMS_KEY_ARNS":  "arn:aws:kms:us-east-1:111122223333:key/0d6f3c1e-6a39-4c5a-9d0e-2f1b7a3c5e01",
@@ -152,7 +158,7 @@ func BenchmarkNewHandler(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := newHandler(context.Background(), cfg, nil); err != nil {
+		if _, err := newHandler(context.Background(), cfg, nil, false); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
 	"github.com/Phenom-earth/phenom-mailer/internal/metrics"
@@ -54,7 +53,7 @@ func newServer(ctx context.Context, getenv func(string) string, logger *slog.Log
 			return nil, err
 		}
 		if sc.Enabled {
-			awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+			awsCfg, err := loadAWSConfig(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("aws config: %w", err)
 			}
@@ -67,7 +66,9 @@ func newServer(ctx context.Context, getenv func(string) string, logger *slog.Log
 	}
 	cfg, cerr := loadConfig(getenv)
 	if cerr == nil {
-		if s.cognito, err = newHandler(ctx, cfg, logger); err != nil {
+		// warm: the DKIM check starts during the init, and the first
+		// event finds its answer cached (or in flight).
+		if s.cognito, err = newHandler(ctx, cfg, logger, true); err != nil {
 			return nil, err
 		}
 		logStart(ctx, logger, cfg)
@@ -90,7 +91,7 @@ func newServer(ctx context.Context, getenv func(string) string, logger *slog.Log
 }
 
 func newEventsHandler(ctx context.Context, dc DeliveryConfig, logger *slog.Logger) (*sesevents.Handler, error) {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := loadAWSConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}

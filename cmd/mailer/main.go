@@ -33,7 +33,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
@@ -230,7 +229,7 @@ func runInvoke(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return &exitError{Code: exitUsage, Err: err}
 	}
-	h, err := newHandler(ctx, cfg, logger)
+	h, err := newHandler(ctx, cfg, logger, true)
 	if err != nil {
 		return &exitError{Code: exitSetup, Err: err}
 	}
@@ -252,38 +251,44 @@ func runInvoke(ctx context.Context, args []string, getenv func(string) string, s
 	}
 }
 
-// newHandler wires the real decrypter, renderer and sender from cfg.
-func newHandler(ctx context.Context, cfg Config, logger *slog.Logger) (*cognito.Handler, error) {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+// newHandler wires the real decrypter, renderer and sender from cfg. With
+// warm, the sender's DKIM check starts as soon as the sender exists
+// (cognito.Handler.Warm), so that it runs during the rest of the setup and
+// the first event's decrypt instead of after them.
+func newHandler(ctx context.Context, cfg Config, logger *slog.Logger, warm bool) (*cognito.Handler, error) {
+	awsCfg, err := loadAWSConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
-	}
-	kmsClient := kms.NewFromConfig(awsCfg, func(o *kms.Options) {
-		o.Retryer = awsretry.Repeatable(5, 2*time.Second)
-	})
-	dec, err := decrypt.New(kmsClient, decrypt.Config{
-		KeyARNs:            cfg.KMSKeyARNs,
-		AllowedPools:       cfg.AllowedPools,
-		RequirePoolContext: cfg.RequirePoolContext,
-	})
-	if err != nil {
-		return nil, err
-	}
-	rend, err := render.New(templates.FS, cfg.RenderConfig.options())
-	if err != nil {
-		return nil, err
 	}
 	sender, err := newSender(cfg.SendConfig, awsCfg)
 	if err != nil {
 		return nil, err
 	}
 	h := &cognito.Handler{
-		Decrypter:   dec,
-		Renderer:    rend,
 		Sender:      sender,
 		Environment: cfg.Environment,
 		Logger:      logger,
 		PoolClients: cfg.PoolClients,
+	}
+	if warm {
+		h.Warm(ctx)
+	}
+	kmsClient := kms.NewFromConfig(awsCfg, func(o *kms.Options) {
+		o.Retryer = awsretry.Repeatable(5, 2*time.Second)
+	})
+	if h.Decrypter, err = decrypt.New(kmsClient, decrypt.Config{
+		KeyARNs:            cfg.KMSKeyARNs,
+		AllowedPools:       cfg.AllowedPools,
+		RequirePoolContext: cfg.RequirePoolContext,
+	}); err != nil {
+		return nil, err
+	}
+	// Lazy: a cold start parses the one template its first event needs,
+	// not all of them (the tests render every template in every locale).
+	ropts := cfg.RenderConfig.options()
+	ropts.Lazy = true
+	if h.Renderer, err = render.New(templates.FS, ropts); err != nil {
+		return nil, err
 	}
 	if cfg.CheckSuppression && cfg.MaildirPath == "" {
 		h.Suppression = newSuppressionList(awsCfg)

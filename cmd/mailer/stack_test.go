@@ -161,7 +161,7 @@ func handlerFromEnv(t testing.TB) *cognito.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := newHandler(context.Background(), cfg, nil)
+	h, err := newHandler(context.Background(), cfg, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -254,9 +254,11 @@ func TestColdPathChecksRunConcurrently(t *testing.T) {
 		t.Fatalf("delayed: %d identity checks, %d KMS calls", ses.Count(standin.Delay), fs.kms.Count(standin.Delay))
 	}
 	sum := time.Duration(fs.kms.Count(standin.Delay)+ses.Count(standin.Delay)) * delay
-	if res.Stages.Ready < timing.MS(delay) || res.Stages.KMSWait < timing.MS(delay) {
-		t.Fatalf("stages %+v: the injected delays were not waited for", res.Stages)
+	if res.Stages.KMSWait < timing.MS(delay) {
+		t.Fatalf("stages %+v: the injected KMS delay was not waited for", res.Stages)
 	}
+	// The DKIM check starts during the setup (cognito.Handler.Warm) and the
+	// event shares it: one delayed identity request (above), not two.
 	if got := time.Duration(res.DurationMS * float64(time.Millisecond)); got >= sum {
 		t.Errorf("cold invocation took %v, not below the %v the DKIM check and KMS take one after the other", got, sum)
 	}

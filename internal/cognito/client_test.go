@@ -152,3 +152,18 @@ func redactCode(q url.Values) url.Values {
 	}
 	return out
 }
+
+// FuzzValidClientID holds the byte loop to Cognito's documented pattern
+// written as a regexp, [\w+]{1,128}.
+func FuzzValidClientID(f *testing.F) {
+	documented := regexp.MustCompile(`^[\w+]{1,128}$`)
+	for _, s := range []string{stagingClient, "a", "a+b_c", "", "a-b", "line\n", "ü", strings.Repeat("x", 128), strings.Repeat("x", 129)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		want := id != ClientIDNotApplicable && documented.MatchString(id)
+		if got := ValidClientID(id); got != want {
+			t.Fatalf("ValidClientID(%q) = %v, the documented pattern says %v", id, got, want)
+		}
+	})
+}

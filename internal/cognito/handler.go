@@ -30,6 +30,14 @@ type Renderer interface {
 	Render(d render.Data) (render.Message, error)
 }
 
+// Preparer is a Renderer that can get a trigger's mail ready before the
+// code is known (render.Renderer: parse, escape, plan the CSS inlining).
+// The handler runs Prepare concurrently with the decrypt, on sample data:
+// it never sees the code.
+type Preparer interface {
+	Prepare(trigger, locale string)
+}
+
 // Sender builds (and signs) the raw MIME of a rendered mail, and delivers
 // it, returning the provider's message id.
 type Sender = pipeline.Sender
@@ -50,8 +58,10 @@ type SuppressionChecker = pipeline.SuppressionChecker
 
 // ReadySender is a Sender that can check, before the mail is built, that it
 // is able to send (SES: the From domain's DKIM). The handler runs Ready
-// concurrently with the decrypt; Deliver must still refuse to send when not
-// ready.
+// concurrently with the decrypt, and Warm runs it ahead of the first event;
+// Ready must cache its answer (and let a concurrent caller share one in
+// flight) for that to save a round trip, and Deliver must still refuse to
+// send when not ready.
 type ReadySender = pipeline.ReadySender
 
 // The outcomes of one invocation.
@@ -105,8 +115,10 @@ type Result struct {
 // Stages are the milliseconds spent in each stage of one invocation. KMS
 // and Send are mostly waiting on AWS: KMSWait is the part of Decrypt spent
 // in KMS calls, and Send is the SES call (or the Maildir write).
-// Stages are the milliseconds spent in each stage of one invocation (see
-// pipeline.Stages; Pace stays zero, the Cognito path is not paced).
+// Ready (the wait for the sender's DKIM check: on a cold start what is
+// left of the check Warm started) and Suppression run concurrently with
+// Claim and Decrypt; they are not part of the sum. See pipeline.Stages;
+// Pace stays zero, the Cognito path is not paced.
 type Stages = pipeline.Stages
 
 // asynchronous retry sends the event again.
@@ -133,6 +145,20 @@ type Handler struct {
 	PoolClients map[string]string
 	// Recorder, when set, keeps the delivery record of each invocation.
 	Recorder Recorder
+}
+
+// Warm starts the sender's readiness check (SES: the From domain's DKIM)
+// in the background and returns at once, so that a cold start's first
+// event finds the answer cached, or in flight, instead of waiting for a
+// round trip of its own. The check's answer is only ever read by Ready and
+// Deliver: a sender that is not ready still refuses the event, and a check
+// that failed on the way (network, ctx) is asked again by the event. Call it
+// once, after setup, with a context that outlives the setup (ctx bounds the
+// check; the caller adds a timeout).
+func (h *Handler) Warm(ctx context.Context) {
+	if rs, ok := h.Sender.(ReadySender); ok {
+		go func() { _ = rs.Ready(ctx) }()
+	}
 }
 
 // Decode parses an event. Errors are permanent failures.
@@ -189,12 +215,6 @@ func EventKey(ev *Event) string {
 	return "v1:" + hex.EncodeToString(h.Sum(nil))
 }
 
-// handle is the pipeline of one event, each stage a function below:
-// validate → claim → decrypt → render → build → deliver; finish records
-// and logs the outcome. The sender's readiness and the suppression look-up
-// (checks) run concurrently with claim and decrypt, and their answers are
-// read just before deliver, where the sequential path would have asked, so
-// that every failure keeps its reason; an early return cancels them.
 // handle maps the event onto the pipeline (validate → claim → decrypt →
 // render → build → deliver; see package pipeline): its validation, its
 // claim (the event key), its code and its render data. finish records and
@@ -206,11 +226,26 @@ func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Resu
 		To:       email,
 		Validate: func() error { _, err := h.validate(ev, email); return err },
 		Claim:    h.claim(ev),
-		Decrypt:  h.decrypt(ev, trigger),
+		Decrypt:  h.prepareWhileDecrypting(ev, trigger, h.decrypt(ev, trigger)),
 		Render:   func(code string) (send.Message, error) { return h.render(ev, trigger, email, code) },
 	})
 	res.Stages, res.SuppressionCheckFailed = rep.Stages, rep.SuppressionCheckFailed
 	return rep.MessageID, rep.Code, err
+}
+
+// prepareWhileDecrypting starts the renderer's preparation of the event's
+// template as the decrypt starts, when the renderer can prepare: the first
+// mail of a trigger (a cold start's) then renders from a template already
+// parsed and escaped, while KMS answers.
+func (h *Handler) prepareWhileDecrypting(ev *Event, trigger TriggerSource, decrypt func(context.Context) (string, error)) func(context.Context) (string, error) {
+	p, ok := h.Renderer.(Preparer)
+	if !ok || decrypt == nil {
+		return decrypt
+	}
+	return func(ctx context.Context) (string, error) {
+		go p.Prepare(trigger.Name(), eventLocale(ev))
+		return decrypt(ctx)
+	}
 }
 
 // validate refuses an event no retry can fix: an unknown trigger, no pool,
@@ -301,16 +336,22 @@ const MaxDisplayValue = 200
 // maxLinkValue bounds a link taken from the event; a longer one is dropped.
 const maxLinkValue = 2048
 
-// renderData maps the event to what the templates show. poolClient is the
-// pool's default app client, "" when none is configured.
-func renderData(ev *Event, trigger TriggerSource, email, code, poolClient string) render.Data {
+// eventLocale is the language the event asks for: the client metadata's
+// "locale", else the user's locale attribute.
+func eventLocale(ev *Event) string {
 	locale := ev.Attr("locale")
 	if l := ev.Request.ClientMetadata["locale"]; l != "" {
 		locale = l
 	}
+	return display(locale)
+}
+
+// renderData maps the event to what the templates show. poolClient is the
+// pool's default app client, "" when none is configured.
+func renderData(ev *Event, trigger TriggerSource, email, code, poolClient string) render.Data {
 	d := render.Data{
 		Trigger:  trigger.Name(),
-		Locale:   display(locale),
+		Locale:   eventLocale(ev),
 		Email:    email,
 		Username: display(ev.UserName),
 		Code:     code,

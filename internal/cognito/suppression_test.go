@@ -307,3 +307,103 @@ func TestScrubEncodedAddresses(t *testing.T) {
 		}
 	}
 }
+
+// Warm starts the sender's readiness check before any event, and its
+// answer still decides: a sender that Warm found not ready refuses the
+// first event (failed, dkim_not_ready) and sends nothing; a ready one
+// sends.
+func TestWarmChecksReadinessBeforeTheEvent(t *testing.T) {
+	notReady := failure.Retryable(failure.ReasonDKIMNotReady, errors.New("DKIM PENDING"))
+	for _, tt := range []struct {
+		name    string
+		ready   error
+		outcome string
+		reason  string
+		sent    int
+	}{
+		{"ready", nil, OutcomeSent, "", 1},
+		{"not ready", notReady, OutcomeFailed, "dkim_not_ready", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			started := make(chan struct{})
+			var once sync.Once
+			rs := &readySender{fakeSender: f.snd, ready: func(context.Context) error {
+				once.Do(func() { close(started) })
+				return tt.ready
+			}}
+			f.h.Sender = rs
+			f.h.Warm(context.Background())
+			select {
+			case <-started:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Warm did not start the readiness check")
+			}
+			res := f.h.Handle(context.Background(), event(TriggerForgotPassword, "ct-code", nil))
+			if res.Outcome != tt.outcome || res.Reason != tt.reason {
+				t.Fatalf("got %s/%s (%s), want %s/%s", res.Outcome, res.Reason, res.Error, tt.outcome, tt.reason)
+			}
+			if len(f.snd.sent) != tt.sent {
+				t.Fatalf("%d mails sent, want %d", len(f.snd.sent), tt.sent)
+			}
+		})
+	}
+	t.Run("no readiness check", func(t *testing.T) {
+		f := newFixture(t)
+		f.h.Warm(context.Background()) // a plain Sender: nothing to start
+		if res := f.h.Handle(context.Background(), event(TriggerForgotPassword, "ct-code", nil)); res.Outcome != OutcomeSent {
+			t.Fatalf("got %s/%s", res.Outcome, res.Reason)
+		}
+	})
+}
+
+// preparingRenderer records Prepare calls.
+type preparingRenderer struct {
+	Renderer
+	mu       sync.Mutex
+	prepared []string
+	done     chan struct{}
+}
+
+func (p *preparingRenderer) Prepare(trigger, locale string) {
+	p.mu.Lock()
+	p.prepared = append(p.prepared, trigger+"/"+locale)
+	p.mu.Unlock()
+	close(p.done)
+}
+
+// A Renderer that can prepare is asked to, for the event's trigger and
+// locale, while the code is decrypted (and never given the code); a
+// trigger without a code renders at once and is not prepared.
+func TestRendererPreparedDuringDecrypt(t *testing.T) {
+	f := newFixture(t)
+	p := &preparingRenderer{Renderer: f.rend, done: make(chan struct{})}
+	f.h.Renderer = p
+	f.h.Decrypter = &hookDecrypter{fakeDecrypter: f.dec, hook: func(ctx context.Context) error {
+		select {
+		case <-p.done:
+			return nil
+		case <-time.After(5 * time.Second):
+			return failure.Retryable(failure.ReasonKMSUnavailable, errors.New("not prepared while decrypting"))
+		}
+	}}
+	ev := event(TriggerForgotPassword, "ct-code", map[string]string{"locale": "es"})
+	if res := f.h.Handle(context.Background(), ev); res.Outcome != OutcomeSent {
+		t.Fatalf("%s/%s (%s)", res.Outcome, res.Reason, res.Error)
+	}
+	if len(p.prepared) != 1 || p.prepared[0] != "ForgotPassword/es" {
+		t.Fatalf("prepared %v, want [ForgotPassword/es]", p.prepared)
+	}
+
+	f = newFixture(t)
+	p = &preparingRenderer{Renderer: f.rend, done: make(chan struct{})}
+	f.h.Renderer = p
+	if res := f.h.Handle(context.Background(), event(TriggerAccountTakeOverNotification, "", nil)); res.Outcome != OutcomeSent {
+		t.Fatalf("takeover: %s/%s (%s)", res.Outcome, res.Reason, res.Error)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.prepared) != 0 {
+		t.Fatalf("prepared %v for a trigger without a code", p.prepared)
+	}
+}

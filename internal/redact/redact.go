@@ -9,6 +9,7 @@ package redact
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // maxDomain bounds the domain kept in a masked address.
@@ -35,9 +36,12 @@ func Email(addr string) string {
 
 // addrInText matches what looks like an address inside free text such as
 // an SMTP diagnostic ("smtp; 550 5.1.1 <user@example.com>: unknown").
-var addrInText = regexp.MustCompile(`[^\s<>()\[\]"',;:@]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?`)
+// Compiled on first use, not at package initialisation (every cold start).
+var addrInText = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`[^\s<>()\[\]"',;:@]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?`)
+})
 
 // Emails masks every address found in free text.
 func Emails(text string) string {
-	return addrInText.ReplaceAllStringFunc(text, Email)
+	return addrInText().ReplaceAllStringFunc(text, Email)
 }

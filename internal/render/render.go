@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 
 	"github.com/Phenom-earth/phenom-mailer/templates"
@@ -95,6 +96,11 @@ type Options struct {
 	// welcome mail links to; "" leaves that link out (no default: the
 	// listings are not published in anything this project reads).
 	AppStoreURL, PlayStoreURL string
+	// Lazy parses each trigger's template on its first Render instead of
+	// every template in New, and skips New's trial run (lazy.go): for a
+	// cold start that sends one mail. A broken template then fails its
+	// first Render (the tests render every one) instead of New.
+	Lazy bool
 }
 
 // Defaults for Options.
@@ -129,6 +135,9 @@ type Renderer struct {
 	sets    map[string]map[string]set    // trigger -> locale -> templates
 	inl     inliner                      // CSS inlining, memoised per document structure
 	inline  func(string) (string, error) // inl.inline; tests look at the document before it
+	lazy    *lazySets                    // Options.Lazy: sets parsed on first use
+	// prepared holds trigger+"\x00"+locale for each Prepare done.
+	prepared sync.Map
 }
 
 // set is one trigger's parsed templates in one locale.
@@ -219,39 +228,13 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 		sets:    make(map[string]map[string]set, len(Templates)),
 	}
 	r.inline = r.inl.inline
+	if opts.Lazy {
+		r.newLazy(fsys, baseHTML, baseText)
+		return r, nil
+	}
 	for _, trigger := range Templates {
-		file := fileName(trigger)
-		h, err := baseHTML.Clone()
-		if err != nil {
-			return nil, fmt.Errorf("render: %s: %w", file, err)
-		}
-		if h, err = h.ParseFS(fsys, file); err != nil {
-			return nil, fmt.Errorf("render: parse %s as HTML: %w", file, err)
-		}
-		t, err := baseText.Clone()
-		if err != nil {
-			return nil, fmt.Errorf("render: %s: %w", file, err)
-		}
-		if t, err = t.ParseFS(fsys, file); err != nil {
-			return nil, fmt.Errorf("render: parse %s as text: %w", file, err)
-		}
-		for _, name := range []string{"subject", "html", "text"} {
-			if t.Lookup(name) == nil {
-				return nil, fmt.Errorf("render: %s does not define %q", file, name)
-			}
-		}
-		r.sets[trigger] = make(map[string]set, len(r.locales))
-		for _, loc := range r.locales {
-			tf := map[string]any{"t": newTranslator(cat[loc]).t}
-			hl, err := h.Clone()
-			if err != nil {
-				return nil, fmt.Errorf("render: %s: %w", file, err)
-			}
-			tl, err := t.Clone()
-			if err != nil {
-				return nil, fmt.Errorf("render: %s: %w", file, err)
-			}
-			r.sets[trigger][loc] = set{file: file, html: hl.Funcs(tf), text: tl.Funcs(tf)}
+		if r.sets[trigger], err = r.parseSets(fsys, baseHTML, baseText, trigger); err != nil {
+			return nil, err
 		}
 	}
 
@@ -405,9 +388,12 @@ type subjectView struct{ Data map[string]any }
 // d.Locale. Errors name the trigger and template file, never the code or
 // the body.
 func (r *Renderer) Render(d Data) (Message, error) {
-	byLocale, ok := r.sets[d.Trigger]
+	byLocale, ok, err := r.setsFor(d.Trigger)
 	if !ok {
 		return Message{}, fmt.Errorf("render %q: %w", d.Trigger, ErrUnknownTrigger)
+	}
+	if err != nil {
+		return Message{}, err
 	}
 	if d.Email == "" {
 		return Message{}, fmt.Errorf("render %s: %w", d.Trigger, ErrMissingEmail)

@@ -44,7 +44,12 @@ type SES struct {
 	CacheFor    time.Duration
 	Now         func() time.Time
 
-	mu        sync.Mutex
+	// lock (a one-slot semaphore, made on first use) lets one identity
+	// check run at a time: a caller that arrives while one is in flight
+	// (the check started during setup, say) waits for its answer, or for
+	// its own context to end, instead of asking SES again.
+	lockOnce  sync.Once
+	lock      chan struct{}
 	domain    string
 	checkedAt time.Time
 	checkErr  error
@@ -88,10 +93,17 @@ func (s *SES) Ready(ctx context.Context, from mail.Address) error {
 }
 
 // CheckIdentity asks SES whether domain can sign: the identity must exist,
-// with DKIM status SUCCESS and signing enabled. Answers are cached.
+// with DKIM status SUCCESS and signing enabled. Answers are cached, and
+// concurrent callers share one request: while a check is in flight the
+// others wait for it (or for their context to end) and read its answer.
 func (s *SES) CheckIdentity(ctx context.Context, domain string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lockOnce.Do(func() { s.lock = make(chan struct{}, 1) })
+	select {
+	case s.lock <- struct{}{}:
+	case <-ctx.Done():
+		return classifySES("get identity", ctx.Err())
+	}
+	defer func() { <-s.lock }()
 	now := s.now()
 	if s.domain == domain && !s.checkedAt.IsZero() {
 		ttl := s.CacheFor

@@ -3,6 +3,7 @@ package send
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,5 +174,78 @@ func TestSESErrorClasses(t *testing.T) {
 		if reason != tt.reason || permanent != tt.permanent {
 			t.Errorf("%s: got %s permanent=%v, want %s permanent=%v", tt.code, reason, permanent, tt.reason, tt.permanent)
 		}
+	}
+}
+
+// slowSES answers GetEmailIdentity only when release is closed, so that a
+// check can be held in flight.
+type slowSES struct {
+	fakeSES
+	started chan struct{}
+	release chan struct{}
+	calls   atomic.Int32
+}
+
+func (f *slowSES) GetEmailIdentity(ctx context.Context, in *sesv2.GetEmailIdentityInput, o ...func(*sesv2.Options)) (*sesv2.GetEmailIdentityOutput, error) {
+	if f.calls.Add(1) == 1 {
+		close(f.started)
+	}
+	<-f.release
+	return &sesv2.GetEmailIdentityOutput{DkimAttributes: f.dkim}, nil
+}
+
+// A check started ahead of the first mail (cognito.Handler.Warm) is shared:
+// a Deliver that arrives while it is in flight waits for its answer instead
+// of asking again, still refuses to send when the answer is not SUCCESS,
+// and a caller whose context ends while waiting gets a deadline failure.
+func TestSESIdentityCheckInFlightIsShared(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		dkim   *types.DkimAttributes
+		reason string
+	}{
+		{"success", goodDKIM(), ""},
+		{"pending", &types.DkimAttributes{Status: types.DkimStatusPending, SigningEnabled: true}, "dkim_not_ready"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &slowSES{fakeSES: fakeSES{dkim: tt.dkim}, started: make(chan struct{}), release: make(chan struct{})}
+			s := &SES{Client: f, RequireDKIM: true}
+			from, _ := ParseFrom(DefaultFrom)
+			warm := make(chan error, 1)
+			go func() { warm <- s.Ready(context.Background(), from) }()
+			<-f.started
+
+			short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			defer cancel()
+			_, err := s.Deliver(short, []byte("raw"), env())
+			if reason, _ := failure.Classify(err); reason != "deadline" {
+				t.Fatalf("Deliver while the check is held, its context ending: %v, want deadline", err)
+			}
+
+			done := make(chan error, 1)
+			go func() {
+				_, err := s.Deliver(context.Background(), []byte("raw"), env())
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				t.Fatalf("Deliver returned (%v) before the check in flight answered", err)
+			case <-time.After(20 * time.Millisecond):
+			}
+			close(f.release)
+			if err := <-warm; err != nil && tt.reason == "" {
+				t.Fatalf("warm check: %v", err)
+			}
+			err = <-done
+			if reason, _ := failure.Classify(err); (err == nil) != (tt.reason == "") || (err != nil && string(reason) != tt.reason) {
+				t.Fatalf("Deliver: %v, want reason %q", err, tt.reason)
+			}
+			if got := f.calls.Load(); got != 1 {
+				t.Errorf("GetEmailIdentity called %d times, want 1 (the check in flight shared)", got)
+			}
+			if want := map[bool]int{true: 1, false: 0}[tt.reason == ""]; len(f.sent) != want {
+				t.Errorf("%d mails sent, want %d", len(f.sent), want)
+			}
+		})
 	}
 }

@@ -40,6 +40,8 @@ func main() {
 	}
 	flag.StringVar(&o.Go, "go", o.Go, "the go command")
 	skip := flag.String("skip", "", "comma-separated steps not to run (processes, go, profile), for working on the harness; the run then fails")
+	only := flag.String("only", "", "coldstart: run only the cold-start figures (inittrace, mailer invoke and the Node peer with and without injected latency), print them and write no doc")
+	flag.StringVar(&o.CompareBin, "compare", "", "with -only coldstart: an older mailer build to time interleaved with this tree's")
 	flag.Parse()
 	o.Skip = map[string]bool{}
 	for _, s := range strings.Split(*skip, ",") {
@@ -50,6 +52,22 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	switch *only {
+	case "":
+	case "coldstart":
+		cs, err := benchrun.RunColdStart(ctx, o)
+		for _, l := range cs.Summary() {
+			fmt.Println(l)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchdoc:", err)
+			os.Exit(2)
+		}
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "benchdoc: -only %q: only coldstart is known\n", *only)
+		os.Exit(2)
+	}
 	rep, err := benchrun.Run(ctx, o)
 	over := rep.OverBudget()
 	for _, l := range over {

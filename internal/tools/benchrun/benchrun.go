@@ -74,9 +74,12 @@ type Options struct {
 	Event      string // event file, relative to Root
 	// Skip names steps not to run ("processes", "go", "profile"), for
 	// working on the harness; their figures are then missing.
-	Skip   map[string]bool
-	Budget Budget
-	Log    io.Writer
+	Skip map[string]bool
+	// CompareBin, for RunColdStart only: an older build of the mailer
+	// timed interleaved with this tree's.
+	CompareBin string
+	Budget     Budget
+	Log        io.Writer
 }
 
 // DefaultOptions are make bench's.

@@ -64,7 +64,7 @@ func (r *Report) Markdown() string {
 	w("## Cold start\n\n")
 	w("Whole processes, timed from process start. The bootstrap is the mailer built exactly as `make lambda` builds it ")
 	w("(`-tags %s -trimpath`, stripped) but for this machine's architecture (%s), with production settings: SES delivery, ", standin.LambdaBuildTags, r.Machine)
-	w("the DKIM check before the first send, no signing in the mailer, no idempotency table.\n\n")
+	w("the DKIM check (started during the setup, its answer awaited before the first send), the suppression look-up, no signing in the mailer, no idempotency table.\n\n")
 	w("| figure | median | min – max | runs | how it was obtained |\n|---|---:|---:|---:|---|\n")
 	if len(r.RIE) > 0 {
 		one := func(f func(rieRun) float64) Series {
@@ -80,7 +80,7 @@ func (r *Report) Markdown() string {
 			"RIE's own figure (its Init Duration does not wait for the runtime, so RIE counts the init in this Duration)")
 	}
 	if len(r.Invoke) > 0 {
-		row(&d, "mailer invoke: process start → handler ready", series(r.Invoke, func(p procRun) float64 { return msOf(p.Ready) }), "until the `mailer ready` log line (written after config, AWS clients, Encryption SDK and templates are set up) reached the harness through the stderr pipe")
+		row(&d, "mailer invoke: process start → handler ready", series(r.Invoke, func(p procRun) float64 { return msOf(p.Ready) }), "until the `mailer ready` log line (written after config, AWS clients and the Encryption SDK are set up and the DKIM check started; each template is parsed on its first use) reached the harness through the stderr pipe")
 		row(&d, "**mailer invoke: process start → first event handled**", series(r.Invoke, func(p procRun) float64 { return msOf(p.Line) }), "until its JSON outcome line (`sent`) reached the harness through the stdout pipe")
 		row(&d, "mailer invoke: process start → exit", series(r.Invoke, func(p procRun) float64 { return msOf(p.Wall) }), "until the process was reaped")
 		row(&d, "mailer invoke: the handler alone", series(r.Invoke, func(p procRun) float64 { return outcomeMS(p, "duration_ms") }), "the outcome's own `duration_ms` (a cold process: first KMS and SES connections, the DKIM check)")
@@ -515,7 +515,9 @@ func (r *Report) writeLatency(d *strings.Builder) {
 	w("On 127.0.0.1 a KMS or SES call costs well under a millisecond, which hides what a cold start waits for in a region. ")
 	w("Here the same pairs as above (`mailer invoke`, then the Node peer, on the same event, the same settings) ")
 	w("talk to local-kms and moto through fault proxies (internal/testenv/standin's FaultProxy) that hold every request ")
-	w("%v (KMS) and %v (SES: the DKIM check and SendEmail) before forwarding it. ", KMSLatency, SESLatency)
+	w("%v (KMS) and %v (SES: the DKIM check, the suppression look-up and SendEmail) before forwarding it. ", KMSLatency, SESLatency)
+	w("The mailer starts the DKIM check during its setup and runs the suppression look-up (and the template's preparation) while KMS decrypts, ")
+	w("so its first event waits for two round trips in a row (KMS, then SendEmail) plus what is left of the DKIM check; the peer makes two calls, KMS then SendEmail, and no checks. ")
 	w("Process start → first event handled is until the process's JSON outcome line reached the harness through the stdout pipe.\n\n")
 	if len(r.InvokeLat) == 0 && len(r.PeerLat) == 0 {
 		w("Not measured in this run.\n\n")

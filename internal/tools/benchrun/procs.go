@@ -163,6 +163,9 @@ type procRun struct {
 	Exit    int
 	PeakKiB int64 // GNU time's %M, when run under it
 	Stderr  string
+	// CPU is the process's user and system CPU time (rusage; under GNU
+	// time, GNU time's own too): less disturbed by other load than Wall.
+	CPU time.Duration
 }
 
 // runProc runs argv to its end. With timeBin set the process runs under GNU
@@ -230,6 +233,9 @@ func runProc(ctx context.Context, argv, env []string, dir, readyMarker, timeBin,
 	werr := cmd.Wait()
 	r.Wall = time.Since(start)
 	r.Stderr = errBuf.String()
+	if ps := cmd.ProcessState; ps != nil {
+		r.CPU = ps.UserTime() + ps.SystemTime()
+	}
 	var ee *exec.ExitError
 	switch {
 	case werr == nil:
