@@ -182,3 +182,47 @@ func FuzzBuildMatchesEnmime(f *testing.F) {
 }
 
 func mailAddress(name, addr string) mail.Address { return mail.Address{Name: name, Address: addr} }
+
+// BenchmarkBuild is Build of the ForgotPassword mail (unsigned), with the
+// enmime reference beside it for comparison.
+func BenchmarkBuild(b *testing.B) {
+	r, err := render.New(templates.FS, render.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg, err := r.Render(render.Data{Trigger: render.ForgotPassword, Locale: "en", Email: "qa+reset@thephenom.app", Username: "u", Code: "836251"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := Message{To: "qa+reset@thephenom.app", Subject: msg.Subject, HTML: msg.HTML, Text: msg.Text}
+	s := enmimeSender(b, "Phenom")
+	s.RandSeed = 0
+	b.Run("mailer", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Build(m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("enmime", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buildWithEnmime(b, s, m)
+		}
+	})
+	raw, _ := s.Build(m)
+	b.Run("CheckWire", func(b *testing.B) {
+		for b.Loop() {
+			if err := CheckWire(raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("appendQP", func(b *testing.B) {
+		dst := make([]byte, 0, 2*len(m.HTML))
+		for b.Loop() {
+			dst = appendQP(dst[:0], m.HTML)
+		}
+	})
+}
