@@ -130,7 +130,7 @@ type Renderer struct {
 	cat     map[string]messages          // locale -> catalogue
 	sets    map[string]map[string]set    // trigger -> locale -> templates
 	inl     inliner                      // CSS inlining, memoised per document structure
-	inline  func([]byte) (string, error) // inl.inline; tests look at the document before it
+	inline  func([]byte) (string, error) // inl.inlineBytes; tests look at the document before it
 }
 
 // set is one trigger's parsed templates in one locale.
