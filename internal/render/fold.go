@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	htmltemplate "html/template"
+	"io"
 	"strconv"
 	"text/template/parse"
 )
@@ -51,10 +52,18 @@ var errNotFolded = errors.New("not folded")
 // "_html_template_htmlescaper" it puts after an action there.
 var htmlEscaper = htmltemplate.Must(htmltemplate.New("escape").Parse("{{.}}"))
 
-// fold folds the constant actions of one set: its HTML templates, which
-// New's trial run has escaped, and its text templates, which share their
-// parse trees with every other locale's clone and so are copied first.
+// fold folds the constant actions of one set, tr being its locale's
+// translator: its HTML templates once html/template has escaped them, and
+// its text templates, which share their parse trees with every other
+// locale's clone and so are copied first. Call it once per set, before the
+// set renders concurrently: after New's trial run, or on a set just parsed
+// (it has the HTML escaped first).
 func (s set) fold(tr translator) {
+	// html/template escapes a template and every template it calls on its
+	// first execution, before it looks at the data: nil data stops the run
+	// at the first field, escaped. An escaping error stays for Render to
+	// report, as before.
+	_ = s.html.ExecuteTemplate(io.Discard, layoutHTML, nil)
 	f := folder{funcs: constFuncs(tr)}
 	for _, h := range s.html.Templates() {
 		if h.Tree != nil {

@@ -20,7 +20,7 @@ func BenchmarkNew(b *testing.B) {
 // inliner has seen: scan the document and apply the plan.
 func BenchmarkInline(b *testing.B) {
 	r := newRenderer(b)
-	r.inline = func(s []byte) (string, error) { return string(s), nil }
+	r.inline = func(s string) (string, error) { return s, nil }
 	m, err := r.Render(goldenData(ForgotPassword))
 	if err != nil {
 		b.Fatal(err)

@@ -278,11 +278,8 @@ func indexFold(s []byte, sep string) int {
 }
 
 // inline returns doc with its CSS inlined.
-func (in *inliner) inline(doc string) (string, error) { return in.inlineBytes([]byte(doc)) }
-
-// inlineBytes returns doc with its CSS inlined. It does not keep doc.
-func (in *inliner) inlineBytes(doc []byte) (string, error) {
-	s, err := scan(doc)
+func (in *inliner) inline(doc string) (string, error) {
+	s, err := scan([]byte(doc))
 	if err != nil {
 		return "", err
 	}

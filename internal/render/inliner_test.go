@@ -23,7 +23,7 @@ func premailerInline(doc string) (string, error) {
 func rawRenderer(t *testing.T) *Renderer {
 	t.Helper()
 	r := newRenderer(t)
-	r.inline = func(s []byte) (string, error) { return string(s), nil }
+	r.inline = func(s string) (string, error) { return s, nil }
 	return r
 }
 

@@ -130,7 +130,7 @@ type Renderer struct {
 	cat     map[string]messages          // locale -> catalogue
 	sets    map[string]map[string]set    // trigger -> locale -> templates
 	inl     inliner                      // CSS inlining, memoised per document structure
-	inline  func([]byte) (string, error) // inl.inlineBytes; tests look at the document before it
+	inline  func(string) (string, error) // inl.inline; tests look at the document before it
 }
 
 // set is one trigger's parsed templates in one locale.
@@ -220,7 +220,7 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 		cat:     cat,
 		sets:    make(map[string]map[string]set, len(Templates)),
 	}
-	r.inline = r.inl.inlineBytes
+	r.inline = r.inl.inline
 	for _, trigger := range Templates {
 		file := fileName(trigger)
 		h, err := baseHTML.Clone()
@@ -263,12 +263,11 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 	// front. It only scans the HTML for the inliner: go-premailer's first
 	// pass over a structure costs milliseconds, so each structure's first
 	// real mail pays it, not the cold start.
-	r.inline = func(doc []byte) (string, error) {
-		s, err := scan(doc)
-		s.release()
-		return string(doc), err
+	r.inline = func(doc string) (string, error) {
+		_, err := scan([]byte(doc))
+		return doc, err
 	}
-	defer func() { r.inline = r.inl.inlineBytes }()
+	defer func() { r.inline = r.inl.inline }()
 	for _, trigger := range Templates {
 		for _, loc := range r.locales {
 			for _, d := range Samples(trigger) {
@@ -484,7 +483,7 @@ func (r *Renderer) Render(d Data) (Message, error) {
 	if err := s.html.ExecuteTemplate(buf, layoutHTML, &v); err != nil {
 		return Message{}, fmt.Errorf("render %s: HTML from %s: %w", d.Trigger, s.file, err)
 	}
-	html, err := r.inline(buf.Bytes())
+	html, err := r.inline(buf.String())
 	if err != nil {
 		return Message{}, fmt.Errorf("render %s: HTML from %s: %w", d.Trigger, s.file, err)
 	}
