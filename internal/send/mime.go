@@ -7,6 +7,7 @@ import (
 	randv2 "math/rand/v2"
 	"mime"
 	"net/mail"
+	"strings"
 	"time"
 )
 
@@ -46,8 +47,8 @@ func (s *Sender) encode(to string, m Message, date time.Time, ref string) ([]byt
 	b = appendHeader(b, "To", (&mail.Address{Address: to}).String())
 	b = appendHeader(b, "X-Entity-Ref-Id", ref)
 	for _, part := range [...]struct{ head, body string }{
-		{"Content-Transfer-Encoding: quoted-printable\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", m.Text},
-		{"Content-Transfer-Encoding: quoted-printable\r\nContent-Type: text/html; charset=utf-8\r\n\r\n", m.HTML},
+		{"Content-Transfer-Encoding: quoted-printable\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", lineFeeds(m.Text)},
+		{"Content-Transfer-Encoding: quoted-printable\r\nContent-Type: text/html; charset=utf-8\r\n\r\n", lineFeeds(m.HTML)},
 	} {
 		b = append(b, "\r\n--"...)
 		b = append(b, boundary...)
@@ -59,6 +60,19 @@ func (s *Sender) encode(to string, m Message, date time.Time, ref string) ([]byt
 	b = append(b, boundary...)
 	b = append(b, "--\r\n"...)
 	return b, nil
+}
+
+// lineFeeds returns s with "\r\n" and a lone "\r" written "\n". The
+// encoder writes each of the three as CRLF anyway, but Go's
+// quotedprintable.Writer, and appendQP with it, drops a "\n" that follows a
+// "\r" and an encoded octet ("\r\x1a\n" came out as CRLF "=1A"), so the
+// part would not decode to the text. Rendered mails have "\n" only
+// (render normalises both parts): for them this changes nothing.
+func lineFeeds(s string) string {
+	if strings.IndexByte(s, '\r') < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }
 
 // boundary is enmime's: "enmime-" and a random (version 4) UUID. With
