@@ -13,8 +13,9 @@ package send
 // every octet through a per-octet switch and a 78-octet line buffer
 // flushed through two more writers, where this copies runs of plain
 // octets at once. FuzzQPMatchesStdlib and TestQPKnownAnswers hold it to
-// the stdlib's output, including the stdlib's quirks (a "\n" after "\r"
-// and encoded octets is still taken as the second half of a CRLF).
+// the stdlib's output, including the stdlib's quirk: a "\n" after "\r"
+// and encoded octets is still taken as the second half of a CRLF, and
+// dropped (Build hands it parts with "\n" line ends only, see lineFeeds).
 func appendQP(dst []byte, p string) []byte {
 	ls := len(dst) // where the current line starts in dst
 	cr := false    // the last line break was a "\r"
