@@ -101,7 +101,14 @@ var structureSeed = maphash.MakeSeed()
 // HTML parse; go-premailer still parses each new structure fully, and a
 // test holds the result to go-premailer's own.
 func scan(doc []byte) (*scanned, error) {
-	s := &scanned{doc: doc, headEnd: -1, tags: make([]tag, 0, len(doc)/48), attrs: make([]attr, 0, len(doc)/32)}
+	s := scans.Get().(*scanned)
+	s.doc, s.headEnd, s.tags, s.attrs = doc, -1, s.tags[:0], s.attrs[:0]
+	if c := len(doc) / 48; cap(s.tags) < c {
+		s.tags = make([]tag, 0, c)
+	}
+	if c := len(doc) / 32; cap(s.attrs) < c {
+		s.attrs = make([]attr, 0, c)
+	}
 	var h maphash.Hash
 	h.SetSeed(structureSeed)
 	n := len(doc)
@@ -241,6 +248,18 @@ func scan(doc []byte) (*scanned, error) {
 	}
 }
 
+// scans keeps scanned documents' tag and attribute slices between mails.
+var scans = sync.Pool{New: func() any { return new(scanned) }}
+
+// release hands s back for another scan; s must not be used after.
+func (s *scanned) release() {
+	if s == nil || cap(s.tags) > 1<<14 {
+		return
+	}
+	s.doc = nil
+	scans.Put(s)
+}
+
 func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
@@ -264,6 +283,7 @@ func (in *inliner) inline(doc string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	defer s.release()
 	in.mu.RLock()
 	p := in.plans[s.sum]
 	in.mu.RUnlock()

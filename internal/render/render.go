@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	texttemplate "text/template"
+	"unicode/utf8"
 
 	"github.com/Phenom-earth/phenom-mailer/templates"
 )
@@ -259,6 +260,15 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 			}
 		}
 	}
+	// Only now, with the HTML escaped, can its constant actions be folded.
+	if !noFold {
+		for _, loc := range r.locales {
+			tr := newTranslator(cat[loc])
+			for _, trigger := range Templates {
+				r.sets[trigger][loc].fold(tr)
+			}
+		}
+	}
 	return r, nil
 }
 
@@ -414,9 +424,9 @@ func (r *Renderer) Render(d Data) (Message, error) {
 		subjectData = subjectView{Data: values}
 	}
 
-	var buf bytes.Buffer
-	buf.Grow(32 << 10) // the HTML is 10-15 KB before inlining
-	if err := s.text.ExecuteTemplate(&buf, "subject", subjectData); err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if err := s.text.ExecuteTemplate(buf, "subject", subjectData); err != nil {
 		return Message{}, fmt.Errorf("render %s: subject in %s: %w", d.Trigger, s.file, err)
 	}
 	subject := strings.TrimSpace(buf.String())
@@ -455,7 +465,7 @@ func (r *Renderer) Render(d Data) (Message, error) {
 	}
 
 	buf.Reset()
-	if err := s.html.ExecuteTemplate(&buf, layoutHTML, v); err != nil {
+	if err := s.html.ExecuteTemplate(buf, layoutHTML, &v); err != nil {
 		return Message{}, fmt.Errorf("render %s: HTML from %s: %w", d.Trigger, s.file, err)
 	}
 	html, err := r.inline(buf.String())
@@ -465,12 +475,30 @@ func (r *Renderer) Render(d Data) (Message, error) {
 	html = normalizeNewlines(html)
 
 	buf.Reset()
-	if err := s.text.ExecuteTemplate(&buf, layoutText, v); err != nil {
+	if err := s.text.ExecuteTemplate(buf, layoutText, &v); err != nil {
 		return Message{}, fmt.Errorf("render %s: text from %s: %w", d.Trigger, s.file, err)
 	}
-	text := tidyText(buf.String())
+	text := tidyText(buf.Bytes())
 
 	return Message{Subject: subject, HTML: html, Text: text}, nil
+}
+
+// buffers hold a render's template output between renders: the HTML is
+// 10-15 KB before inlining.
+var buffers = sync.Pool{New: func() any {
+	b := new(bytes.Buffer)
+	b.Grow(32 << 10)
+	return b
+}}
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > 256<<10 {
+		return // a rare huge mail: let it go rather than keep it
+	}
+	b.Reset()
+	buffers.Put(b)
 }
 
 // outcome maps a Cognito account-takeover action to the wording key the
@@ -523,22 +551,36 @@ func joinNonEmpty(sep string, parts ...string) string {
 }
 
 func normalizeNewlines(s string) string {
+	if strings.IndexByte(s, '\r') < 0 {
+		return s // the usual case: html/template and the inliner write "\n"
+	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	return strings.ReplaceAll(s, "\r", "\n")
 }
 
 // tidyText uses "\n" line endings, drops blank lines at the start, joins
 // runs of blank lines into one and ends with exactly one newline. It never
-// rewraps a line, so URLs stay whole.
-func tidyText(s string) string {
-	s = normalizeNewlines(s)
-	lines := strings.Split(s, "\n")
-	var b strings.Builder
-	b.Grow(len(s))
+// rewraps a line, so URLs stay whole. "\r\n", "\r" and "\n" all end a
+// line; a line is blank when it is white space only (strings.TrimSpace).
+func tidyText[T string | []byte](s T) string {
+	b := make([]byte, 0, len(s)+1)
 	blank := true // true at the start, so leading blank lines are dropped
 	pending := false
-	for _, line := range lines {
-		if strings.TrimSpace(line) == "" {
+	for start := 0; start <= len(s); {
+		end := start
+		for end < len(s) && s[end] != '\n' && s[end] != '\r' {
+			end++
+		}
+		line := s[start:end]
+		switch {
+		case end == len(s):
+			start = end + 1
+		case s[end] == '\r' && end+1 < len(s) && s[end+1] == '\n':
+			start = end + 2
+		default:
+			start = end + 1
+		}
+		if isBlank(line) {
 			if !blank {
 				pending = true
 			}
@@ -546,12 +588,27 @@ func tidyText(s string) string {
 			continue
 		}
 		if pending {
-			b.WriteByte('\n')
+			b = append(b, '\n')
 			pending = false
 		}
-		b.WriteString(line)
-		b.WriteByte('\n')
+		b = append(b, line...)
+		b = append(b, '\n')
 		blank = false
 	}
-	return b.String()
+	return string(b)
+}
+
+// isBlank reports whether line is empty or white space only, as
+// strings.TrimSpace(line) == "" does.
+func isBlank[T string | []byte](line T) bool {
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if c >= utf8.RuneSelf {
+			return len(bytes.TrimSpace([]byte(line))) == 0
+		}
+		if c != ' ' && c != '\t' && c != '\v' && c != '\f' {
+			return false
+		}
+	}
+	return true
 }

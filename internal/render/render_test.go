@@ -553,3 +553,44 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 }
+
+// tidyTextReference is tidyText as it was written first (normalise the
+// line ends, split, trim), the reference for the one-pass version.
+func tidyTextReference(s string) string {
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+	var b strings.Builder
+	blank, pending := true, false
+	for _, line := range strings.Split(s, "\n") {
+		if strings.TrimSpace(line) == "" {
+			if !blank {
+				pending = true
+			}
+			blank = true
+			continue
+		}
+		if pending {
+			b.WriteByte('\n')
+			pending = false
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+		blank = false
+	}
+	return b.String()
+}
+
+// FuzzTidyText: tidyText, on a string or on bytes, is its reference.
+func FuzzTidyText(f *testing.F) {
+	for _, s := range []string{"a", "\n\n a\r\n\r\n\r\n\nb\n\n\n", "a\r\rb\r", "x\n\u00a0\u2003\n\u0085\ny\n", "\xff \n\t\v\f\n z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := tidyTextReference(s)
+		if got := tidyText(s); got != want {
+			t.Fatalf("tidyText(%q) = %q, want %q", s, got, want)
+		}
+		if got := tidyText([]byte(s)); got != want {
+			t.Fatalf("tidyText([]byte(%q)) = %q, want %q", s, got, want)
+		}
+	})
+}

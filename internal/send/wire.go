@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/jhillyerd/enmime/v2"
 )
 
 // MaxLine is the longest line the mailer writes, in octets without the
@@ -18,20 +16,11 @@ import (
 // characters", RFC 5321 4.5.3.1.6, CRLF included).
 const MaxLine = 998
 
-// qpEncoder makes enmime encode every body part quoted-printable, whatever
-// its content. Left to itself enmime writes pure-ASCII content as it is
-// (no Content-Transfer-Encoding, bare LF line ends, lines of any length).
-// Quoted-printable gives CRLF line ends, lines of at most 76 characters and
-// 7-bit data for any text (RFC 2045 6.7). For header values the option is
-// harmless: Go's mime.WordEncoder leaves values that need no encoding alone,
-// and the mailer hands enmime ASCII header values only.
-var qpEncoder = enmime.NewEncoder(enmime.ForceQuotedPrintableCte(true))
-
 // encodeSubject returns the Subject header value as printable ASCII that
 // folds within 78 characters: the subject itself when it is printable ASCII
 // in short words, otherwise RFC 2047 Q encoded-words of whole UTF-8
 // characters, each short enough that "Subject: " plus one word fits a
-// 78-character line, separated by spaces (where enmime folds). Readers join
+// 78-character line, separated by spaces (where the header is folded). Readers join
 // adjacent encoded-words without the space between them (RFC 2047 6.2), so
 // the decoded subject is exactly s.
 func encodeSubject(s string) string {
