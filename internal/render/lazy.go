@@ -39,7 +39,7 @@ func (r *Renderer) setsFor(trigger string) (map[string]set, bool, error) {
 
 // parseSets parses trigger's file on clones of the layouts, once as HTML
 // and once as text, and clones the result for each locale with that
-// locale's translator.
+// locale's translator, its constant actions folded.
 func (r *Renderer) parseSets(fsys fs.FS, baseHTML *htmltemplate.Template, baseText *texttemplate.Template, trigger string) (map[string]set, error) {
 	file := fileName(trigger)
 	h, err := baseHTML.Clone()
@@ -63,7 +63,8 @@ func (r *Renderer) parseSets(fsys fs.FS, baseHTML *htmltemplate.Template, baseTe
 	}
 	sets := make(map[string]set, len(r.locales))
 	for _, loc := range r.locales {
-		tf := map[string]any{"t": newTranslator(r.cat[loc]).t}
+		tr := newTranslator(r.cat[loc])
+		tf := map[string]any{"t": tr.t}
 		hl, err := h.Clone()
 		if err != nil {
 			return nil, fmt.Errorf("render: %s: %w", file, err)
@@ -72,7 +73,13 @@ func (r *Renderer) parseSets(fsys fs.FS, baseHTML *htmltemplate.Template, baseTe
 		if err != nil {
 			return nil, fmt.Errorf("render: %s: %w", file, err)
 		}
-		sets[loc] = set{file: file, html: hl.Funcs(tf), text: tl.Funcs(tf)}
+		s := set{file: file, html: hl.Funcs(tf), text: tl.Funcs(tf)}
+		if !noFold {
+			// The constant actions become text once, here, for New and
+			// for Options.Lazy alike (fold.go).
+			s.fold(tr)
+		}
+		sets[loc] = s
 	}
 	return sets, nil
 }

@@ -260,15 +260,6 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 			}
 		}
 	}
-	// Only now, with the HTML escaped, can its constant actions be folded.
-	if !noFold {
-		for _, loc := range r.locales {
-			tr := newTranslator(cat[loc])
-			for _, trigger := range Templates {
-				r.sets[trigger][loc].fold(tr)
-			}
-		}
-	}
 	return r, nil
 }
 
