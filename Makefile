@@ -123,6 +123,7 @@ $(RECEIVER_TOOLS):
 ## test: every test, integration included (real stand-ins on 127.0.0.1), then
 ## every fuzz target for FUZZTIME
 test: deps
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt -w these: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
