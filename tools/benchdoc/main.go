@@ -4,7 +4,8 @@
 // build's split), checks the figures against the budget and writes
 // docs/benchmarks.md from what it measured (internal/tools/benchrun). It prints
 // every figure that misses the budget and by how much, and exits 1 then,
-// after writing the doc; 2 when a step failed.
+// after writing the doc; 2 when a step failed. With -only sqs it runs the
+// send queue's step alone and rewrites only that section of the doc.
 package main
 
 import (
@@ -39,7 +40,11 @@ func main() {
 		o.Go = g
 	}
 	flag.StringVar(&o.Go, "go", o.Go, "the go command")
-	skip := flag.String("skip", "", "comma-separated steps not to run (processes, go, profile), for working on the harness; the run then fails")
+	skip := flag.String("skip", "", "comma-separated steps not to run (processes, sqs, go, profile), for working on the harness; the run then fails")
+	flag.StringVar(&o.Only, "only", "", "run one step alone and replace only its section of the doc, leaving the rest as it is (sqs: the send queue)")
+	flag.IntVar(&o.SQS.Pairs, "sqs-pairs", o.SQS.Pairs, "timed pairs of SQS batches (10 messages sent concurrently, then one at a time)")
+	flag.IntVar(&o.SQS.PaceBatches, "sqs-pace-batches", o.SQS.PaceBatches, "SQS batches of the pacing run")
+	flag.Float64Var(&o.SQS.PaceRate, "sqs-rate", o.SQS.PaceRate, "MAILER_SERVICE_RATE of the pacing run (mails per second)")
 	flag.Parse()
 	o.Skip = map[string]bool{}
 	for _, s := range strings.Split(*skip, ",") {

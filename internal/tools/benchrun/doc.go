@@ -176,6 +176,8 @@ func (r *Report) Markdown() string {
 		w("\n")
 	}
 
+	r.writeSQS(&d)
+
 	// Peer
 	w("## The Node peer\n\n")
 	w("`%s` is what a team would otherwise deploy: AWS's documented Node.js sample for the custom email sender trigger ", r.PeerScript)

@@ -1,0 +1,231 @@
+package benchrun
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
+)
+
+// SQSHeading is the heading of the send queue's section of the doc.
+const SQSHeading = "## The send queue (SQS path)"
+
+// SQSBefore are the headings the section goes before when the doc has none
+// yet, the first found.
+var SQSBefore = []string{"## The Node peer", "## Size", "## Reproduce"}
+
+// ReplaceSection returns doc with the section under heading (from the
+// heading line to the next "## " heading or the end) replaced by section.
+// Without one, section goes before the first of before found, else at the
+// end. The rest of doc is unchanged.
+func ReplaceSection(doc, heading, section string, before []string) string {
+	if !strings.HasSuffix(section, "\n") {
+		section += "\n"
+	}
+	if i := headingAt(doc, heading); i >= 0 {
+		rest := doc[i+len(heading):]
+		end := len(doc)
+		if j := strings.Index(rest, "\n## "); j >= 0 {
+			end = i + len(heading) + j + 1
+		}
+		return doc[:i] + section + doc[end:]
+	}
+	for _, b := range before {
+		if i := headingAt(doc, b); i >= 0 {
+			return doc[:i] + section + doc[i:]
+		}
+	}
+	if doc != "" && !strings.HasSuffix(doc, "\n\n") {
+		if strings.HasSuffix(doc, "\n") {
+			doc += "\n"
+		} else {
+			doc += "\n\n"
+		}
+	}
+	return doc + section
+}
+
+// headingAt is where the line that is exactly heading starts, -1 if none.
+func headingAt(doc, heading string) int {
+	from := 0
+	for {
+		i := strings.Index(doc[from:], heading)
+		if i < 0 {
+			return -1
+		}
+		i += from
+		atStart := i == 0 || doc[i-1] == '\n'
+		atEnd := i+len(heading) == len(doc) || doc[i+len(heading)] == '\n'
+		if atStart && atEnd {
+			return i
+		}
+		from = i + 1
+	}
+}
+
+// writeSQS is the send queue's section.
+func (r *Report) writeSQS(d *strings.Builder) {
+	w := func(format string, a ...any) { fmt.Fprintf(d, format, a...) }
+	w("%s\n\n", SQSHeading)
+	s := r.SQS
+	o := r.Opts.SQS
+	if s != nil {
+		o = s.Options
+	}
+	w("The send function as Lambda runs it: the bootstrap built as `make lambda` builds it (`-tags %s -trimpath`, stripped, for this machine's architecture) ", standin.LambdaBuildTags)
+	w("under aws-lambda-rie, invoked with SQS events of %d send requests each (`BuildSQSEvent`: the records an event source mapping hands over on a first receive; ", BatchSize)
+	w("the bodies are internal/service's request JSON, `notice` with every field and `welcome` alternately, each to its own address, no idempotency key, so the message id is the key). ")
+	w("Settings: `%s`; the SES account's MaxSendRate is raised to %s/s at the stand-in so that only `MAILER_SERVICE_RATE` paces. ", strings.Join(settingsOf(s), "`, `"), trimFloat(benchMaxSendRate))
+	w("Every SES call (moto behind the stand-in's correcting proxy) is held %v and every DynamoDB call (the idempotency table, on the same moto) %v by fault proxies (internal/testenv/standin's FaultProxy), ", SESLatency, DynamoLatency)
+	w("every KMS call %v (the service path makes none); a counting proxy in front of each names and times every call. ", KMSLatency)
+	w("Each batch's messages must all be sent (an empty `batchItemFailures`), and moto must hold one mail per message (checked).\n\n")
+	if s == nil || (len(s.Concurrent) == 0 && len(s.Pace) == 0) {
+		w("Not measured in this run")
+		for _, e := range r.Errors {
+			if strings.HasPrefix(e, "SQS path") || strings.HasPrefix(e, "sqs") {
+				w(": %s", mdCell(e))
+			}
+		}
+		w(".\n\n")
+		return
+	}
+	w("Measured %s on commit %s; 1-minute load average %s before, %s after, on %d cores.\n\n", s.Date.Format("2006-01-02 15:04 MST"), mdCell(orDash(s.Commit)), orDash(s.Load[0]), orDash(s.Load[1]), r.Cores)
+	for _, e := range r.Errors {
+		if strings.HasPrefix(e, "SQS path") {
+			w("**The run failed** (figures below are what was measured before): %s\n\n", mdCell(e))
+		}
+	}
+
+	var checks []Check
+	for _, c := range r.Checks {
+		if strings.HasPrefix(c.Figure, "SQS path") {
+			checks = append(checks, c)
+		}
+	}
+	if len(checks) > 0 {
+		w("| budget | measured | budget | verdict |\n|---|---:|---:|---|\n")
+		for _, c := range checks {
+			v := c.Verdict()
+			if !c.OK() {
+				v = "**" + v + "**"
+			}
+			w("| %s | %s | %s | %s |\n", mdCell(strings.TrimPrefix(c.Figure, "SQS path: ")), c.Measured(), c.Bound(), v)
+		}
+		w("\n")
+	}
+
+	w("%d pairs of batches, each pair a batch sent concurrently (`MAILER_SERVICE_BATCH_PARALLEL=10`) on one RIE and a batch sent one at a time (`=1`) on another, alternating, after one untimed pair (the cold starts, the DKIM check, GetAccount).\n\n", len(s.Concurrent))
+	w("| figure | PARALLEL=10 | PARALLEL=1 | how it was obtained |\n|---|---:|---:|---|\n")
+	cw, sw := Throughput(s.Concurrent), Throughput(s.Serial)
+	w("| **mails per second**, one instance invoked back to back | **%.0f** | %.1f | the batches' messages over the sum of their Invoke round trips |\n", cw, sw)
+	pair := func(label string, f func(sqsBatch) float64, how string) {
+		c, se := batchSeries(s.Concurrent, f), batchSeries(s.Serial, f)
+		clo, chi := c.Range()
+		slo, shi := se.Range()
+		w("| %s | %s (%s – %s) | %s (%s – %s) | %s |\n", label, ms(c.Median()), ms(clo), ms(chi), ms(se.Median()), ms(slo), ms(shi), how)
+	}
+	pair("**billed time per mail**, median (min – max)", func(b sqsBatch) float64 { return b.Report.BilledMS / BatchSize },
+		"RIE's REPORT `Billed Duration` of the batch's invocation (its `Duration` rounded up to the millisecond, as Lambda bills), over 10")
+	pair("REPORT Duration of a batch", func(b sqsBatch) float64 { return b.Report.DurationMS }, "RIE's own figure: the event handed to the bootstrap → its response")
+	pair("Invoke round trip of a batch", func(b sqsBatch) float64 { return b.RoundTripMS }, "the Invoke request as its HTTP client saw it")
+	pair("the bootstrap's CPU per batch", func(b sqsBatch) float64 { return b.CPUMS }, "user + system time in /proc/PID/stat over the invocation (10 ms ticks)")
+	pair("moto_server's CPU per batch", func(b sqsBatch) float64 { return b.MotoCPUMS }, "likewise, for moto_server (one Python process serving SES and DynamoDB)")
+	pk, pks := kibSeries(peaks(s.Concurrent)), kibSeries(peaks(s.Serial))
+	plo, phi := pk.Range()
+	slo, shi := pks.Range()
+	w("| **peak memory of a batch**, median (min – max) | **%.1f MiB** (%.1f – %.1f) | %.1f MiB (%.1f – %.1f) | the bootstrap's `VmHWM` (/proc/PID/status) read after the invocation, reset (`echo 5 > /proc/PID/clear_refs`) just before it; RIE's `Max Memory Used` is only the configured memory size |\n",
+		pk.Median(), plo, phi, pks.Median(), slo, shi)
+	w("\n")
+
+	if len(s.Calls) > 0 {
+		w("The AWS calls of each mail, counted at the stand-ins over the timed batches, and each call's median time at the stand-in beyond the injected latency ")
+		w("(moto's own answer with its queueing, and the proxies; one call at a time in the PARALLEL=1 column, which is moto's latency without injection):\n\n")
+		w("| call | per mail | injected | beyond it, PARALLEL=10 | beyond it, PARALLEL=1 |\n|---|---:|---:|---:|---:|\n")
+		var ops []string
+		for op := range s.Calls {
+			ops = append(ops, op)
+		}
+		sort.Strings(ops)
+		for _, op := range ops {
+			w("| %s | %.2f | %v | %s | %s |\n", op, s.Calls[op], injected(op), msOrDash(s.OverConcurrent, op), msOrDash(s.OverSerial, op))
+		}
+		w("\n")
+	}
+	r.writeSQSFindings(d)
+
+	w("**Pacing.** A third RIE with `MAILER_SERVICE_RATE=%s` (and `MAILER_SERVICE_CONCURRENCY=1`, so the instance's rate is all of it), `PARALLEL=10`, ", trimFloat(o.PaceRate))
+	w("sent %d batches back to back after one untimed batch and a second's pause. ", len(s.Pace))
+	if pr := PaceRate(s.PaceSends); pr > 0 {
+		span := s.PaceSends[len(s.PaceSends)-1]
+		w("The %d SendEmail calls reached the SES stand-in over %s: **%.2f mails/s** ((n − 1) over the first to the last arrival), %.1f%% off the configured %s/s; ",
+			len(s.PaceSends), span.Round(time.Millisecond), pr, 100*abs(pr-o.PaceRate)/o.PaceRate, trimFloat(o.PaceRate))
+		w("at most %d arrived within any one second.\n\n", MaxInWindow(s.PaceSends, time.Second))
+	} else {
+		w("No SendEmail arrivals were recorded.\n\n")
+	}
+	w("Reproduce this section alone: `go run ./tools/benchdoc -only sqs` (after `make lambda`; needs moto_server and bin/aws-lambda-rie). ")
+	w("`make bench` runs it with everything else.\n\n")
+}
+
+// writeSQSFindings explains the concurrent/serial ratio from the figures.
+func (r *Report) writeSQSFindings(d *strings.Builder) {
+	s := r.SQS
+	c, se := perMail(s.Concurrent).Median(), perMail(s.Serial).Median()
+	if c == 0 || se == 0 {
+		return
+	}
+	// the injected wait of one mail, its calls one after another
+	var chain float64
+	for op, n := range s.Calls {
+		chain += n * msOf(injected(op))
+	}
+	cb := batchSeries(s.Concurrent, func(b sqsBatch) float64 { return b.Report.BilledMS }).Median()
+	mc := batchSeries(s.Concurrent, func(b sqsBatch) float64 { return b.MotoCPUMS }).Median()
+	bc := batchSeries(s.Concurrent, func(b sqsBatch) float64 { return b.CPUMS }).Median()
+	fmt.Fprintf(d, "**Where a concurrent batch's time goes.** One mail's calls, one after another, wait %s in injected latency; ", ms(chain))
+	fmt.Fprintf(d, "a batch of 10 sent concurrently is billed %s (median), %.1f× that chain. ", ms(cb), cb/chain)
+	fmt.Fprintf(d, "During it moto_server used %s of CPU and the bootstrap %s, on %d cores shared with RIE, the proxies and this harness. ", ms(mc), ms(bc), r.Cores)
+	fmt.Fprintf(d, "Sent one at a time, a mail is billed %s: its chain plus %s of moto's answers and the mailer's own work. ", ms(se), ms(se-chain))
+	fmt.Fprintf(d, "The ratio's floor is therefore about (chain + the batch's CPU work that cannot overlap) ÷ (10 × (chain + one mail's answers)): ")
+	fmt.Fprintf(d, "with a moto that answered in no time it would be %s ÷ %s = %.2f.\n\n", ms(chain), ms(10*chain), 0.1)
+}
+
+func settingsOf(s *SQSResult) []string {
+	if s != nil && len(s.Env) > 0 {
+		return s.Env
+	}
+	return serviceSettings()
+}
+
+func batchSeries(bs []sqsBatch, f func(sqsBatch) float64) Series {
+	var s Series
+	for _, b := range bs {
+		s = append(s, f(b))
+	}
+	return s
+}
+
+func injected(op string) time.Duration {
+	switch {
+	case strings.HasPrefix(op, "SES "):
+		return SESLatency
+	case strings.HasPrefix(op, "DynamoDB "):
+		return DynamoLatency
+	case strings.HasPrefix(op, "KMS "):
+		return KMSLatency
+	}
+	return 0
+}
+
+func msOrDash(m map[string]float64, k string) string {
+	v, ok := m[k]
+	if !ok {
+		return "—"
+	}
+	if v < 0 {
+		return "< 0"
+	}
+	return ms(v)
+}
