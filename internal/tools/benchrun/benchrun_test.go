@@ -163,7 +163,7 @@ func TestReportMarkdown(t *testing.T) {
 		InitBefore: []InitTrace{{TotalMS: 26, SchemasMS: 9, Packages: 480}},
 		InitAfter:  []InitTrace{{TotalMS: 12, SchemasMS: 4, Packages: 440, ByPackage: map[string]float64{"github.com/aws/aws-sdk-go-v2/service/kms/schemas": 4, "runtime": 0.5}}},
 		ZipSize:    8 << 20, BootstrapSize: 30 << 20,
-		SQS:        sqsResult(),
+		SQS: sqsResult(),
 	}
 	r.Checks = r.check(DefaultBudget)
 	md := r.Markdown()
@@ -182,7 +182,7 @@ func TestReportMarkdown(t *testing.T) {
 		"| SQS path: peak memory of a batch of 10 sent concurrently (the bootstrap's VmHWM, median) | 30 MiB | ≤ 64 MiB | within budget |",
 		"| SQS path: paced send rate off MAILER_SERVICE_RATE=20/s | 0 % | ≤ 10 % | within budget |",
 		"| **mails per second**, one instance invoked back to back | **91** | 16.4 |",
-		"| SES SendEmail | 1.00 | 20ms | 3.00 ms | 1.00 ms |",
+		"| SES SendEmail | 1.00 | 20.0 ms | 3.00 ms | 1.00 ms |",
 		"**20.00 mails/s**",
 	} {
 		if !strings.Contains(md, want) {

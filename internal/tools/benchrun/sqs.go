@@ -89,6 +89,9 @@ type sqsBatch struct {
 	PeakKiB     int64   // the bootstrap's VmHWM after the batch, reset just before it
 	CPUMS       float64 // the bootstrap's CPU time (user + system) over the invocation, 10 ms ticks
 	MotoCPUMS   float64 // moto_server's, likewise
+	// MailMS is each mail's own duration_ms, from the bootstrap's
+	// "service mail ..." log lines of this invocation.
+	MailMS []float64
 }
 
 // awsFront sits in front of one stand-in's fault proxy: it names and
@@ -319,6 +322,7 @@ type sqsRIE struct {
 	client    *http.Client
 	invokes   int
 	pid       int // the bootstrap's, after the first invocation
+	seen      int // bytes of out already read for mail lines
 }
 
 func startSQSRIE(rie, bootstrap string, env []string) (*sqsRIE, error) {
@@ -416,8 +420,11 @@ func (r *sqsRIE) invoke(ctx context.Context, event []byte, resetPeak bool) (sqsB
 	}
 	// RIE writes the REPORT line after answering.
 	for end := time.Now().Add(5 * time.Second); ; {
-		if rs := ParseReports(r.out.String()); len(rs) >= r.invokes {
+		out := r.out.String()
+		if rs := ParseReports(out); len(rs) >= r.invokes {
 			b.Report = rs[r.invokes-1]
+			b.MailMS = MailDurations(out[r.seen:])
+			r.seen = len(out)
 			return b, nil
 		}
 		if time.Now().After(end) {
@@ -425,6 +432,25 @@ func (r *sqsRIE) invoke(ctx context.Context, event []byte, resetPeak bool) (sqsB
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// MailDurations are the duration_ms of the mailer's "service mail ..."
+// log lines (one JSON object a line) in out; other lines are skipped.
+func MailDurations(out string) []float64 {
+	var ds []float64
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, "{") || !strings.Contains(l, `"service mail `) {
+			continue
+		}
+		var line struct {
+			Message    string   `json:"message"`
+			DurationMS *float64 `json:"duration_ms"`
+		}
+		if json.Unmarshal([]byte(l), &line) == nil && strings.HasPrefix(line.Message, "service mail ") && line.DurationMS != nil {
+			ds = append(ds, *line.DurationMS)
+		}
+	}
+	return ds
 }
 
 // vmHWM is a process's peak resident set (VmHWM in /proc/PID/status), KiB.

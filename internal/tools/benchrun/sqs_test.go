@@ -246,3 +246,18 @@ func TestSQSChecksMissing(t *testing.T) {
 		}
 	}
 }
+
+func TestMailDurations(t *testing.T) {
+	out := `START RequestId: x
+{"level":"INFO","message":"service mail sent","outcome":"sent","duration_ms":61.5}
+{"level":"ERROR","message":"service mail failed","duration_ms":3}
+{"level":"INFO","message":"mailer ready","duration_ms":9}
+{"level":"INFO","message":"service mail sent"}
+{"message":"service mail sent","duration_ms":"x"}
+{not json "service mail sent"
+REPORT RequestId: x	Duration: 5 ms
+`
+	if got := MailDurations(out); len(got) != 2 || got[0] != 61.5 || got[1] != 3 {
+		t.Errorf("MailDurations = %v, want [61.5 3]", got)
+	}
+}

@@ -78,8 +78,8 @@ func (r *Report) writeSQS(d *strings.Builder) {
 	w("under aws-lambda-rie, invoked with SQS events of %d send requests each (`BuildSQSEvent`: the records an event source mapping hands over on a first receive; ", BatchSize)
 	w("the bodies are internal/service's request JSON, `notice` with every field and `welcome` alternately, each to its own address, no idempotency key, so the message id is the key). ")
 	w("Settings: `%s`; the SES account's MaxSendRate is raised to %s/s at the stand-in so that only `MAILER_SERVICE_RATE` paces. ", strings.Join(settingsOf(s), "`, `"), trimFloat(benchMaxSendRate))
-	w("Every SES call (moto behind the stand-in's correcting proxy) is held %v and every DynamoDB call (the idempotency table, on the same moto) %v by fault proxies (internal/testenv/standin's FaultProxy), ", SESLatency, DynamoLatency)
-	w("every KMS call %v (the service path makes none); a counting proxy in front of each names and times every call. ", KMSLatency)
+	w("Every SES call (moto behind the stand-in's correcting proxy) is held %s and every DynamoDB call (the idempotency table, on the same moto) %s by fault proxies (internal/testenv/standin's FaultProxy), ", ms(msOf(SESLatency)), ms(msOf(DynamoLatency)))
+	w("every KMS call %s (the service path makes none); a counting proxy in front of each names and times every call. ", ms(msOf(KMSLatency)))
 	w("Each batch's messages must all be sent (an empty `batchItemFailures`), and moto must hold one mail per message (checked).\n\n")
 	if s == nil || (len(s.Concurrent) == 0 && len(s.Pace) == 0) {
 		w("Not measured in this run")
@@ -105,7 +105,7 @@ func (r *Report) writeSQS(d *strings.Builder) {
 		}
 	}
 	if len(checks) > 0 {
-		w("| budget | measured | budget | verdict |\n|---|---:|---:|---|\n")
+		w("| figure | measured | budget | verdict |\n|---|---:|---:|---|\n")
 		for _, c := range checks {
 			v := c.Verdict()
 			if !c.OK() {
@@ -121,7 +121,16 @@ func (r *Report) writeSQS(d *strings.Builder) {
 	cw, sw := Throughput(s.Concurrent), Throughput(s.Serial)
 	w("| **mails per second**, one instance invoked back to back | **%.0f** | %.1f | the batches' messages over the sum of their Invoke round trips |\n", cw, sw)
 	pair := func(label string, f func(sqsBatch) float64, how string) {
-		c, se := batchSeries(s.Concurrent, f), batchSeries(s.Serial, f)
+		var c, se Series
+		if f == nil { // each mail's duration_ms
+			c, se = mailSeries(s.Concurrent), mailSeries(s.Serial)
+			if len(c) == 0 && len(se) == 0 {
+				return
+			}
+			how = "the `duration_ms` of the mailer's `service mail` log line: the request decoded → its outcome"
+		} else {
+			c, se = batchSeries(s.Concurrent, f), batchSeries(s.Serial, f)
+		}
 		clo, chi := c.Range()
 		slo, shi := se.Range()
 		w("| %s | %s (%s – %s) | %s (%s – %s) | %s |\n", label, ms(c.Median()), ms(clo), ms(chi), ms(se.Median()), ms(slo), ms(shi), how)
@@ -130,6 +139,7 @@ func (r *Report) writeSQS(d *strings.Builder) {
 		"RIE's REPORT `Billed Duration` of the batch's invocation (its `Duration` rounded up to the millisecond, as Lambda bills), over 10")
 	pair("REPORT Duration of a batch", func(b sqsBatch) float64 { return b.Report.DurationMS }, "RIE's own figure: the event handed to the bootstrap → its response")
 	pair("Invoke round trip of a batch", func(b sqsBatch) float64 { return b.RoundTripMS }, "the Invoke request as its HTTP client saw it")
+	pair("a mail's own duration, median over the batches' mails", nil, "")
 	pair("the bootstrap's CPU per batch", func(b sqsBatch) float64 { return b.CPUMS }, "user + system time in /proc/PID/stat over the invocation (10 ms ticks)")
 	pair("moto_server's CPU per batch", func(b sqsBatch) float64 { return b.MotoCPUMS }, "likewise, for moto_server (one Python process serving SES and DynamoDB)")
 	pk, pks := kibSeries(peaks(s.Concurrent)), kibSeries(peaks(s.Serial))
@@ -149,7 +159,7 @@ func (r *Report) writeSQS(d *strings.Builder) {
 		}
 		sort.Strings(ops)
 		for _, op := range ops {
-			w("| %s | %.2f | %v | %s | %s |\n", op, s.Calls[op], injected(op), msOrDash(s.OverConcurrent, op), msOrDash(s.OverSerial, op))
+			w("| %s | %.2f | %s | %s | %s |\n", op, s.Calls[op], ms(msOf(injected(op))), msOrDash(s.OverConcurrent, op), msOrDash(s.OverSerial, op))
 		}
 		w("\n")
 	}
@@ -172,24 +182,46 @@ func (r *Report) writeSQS(d *strings.Builder) {
 // writeSQSFindings explains the concurrent/serial ratio from the figures.
 func (r *Report) writeSQSFindings(d *strings.Builder) {
 	s := r.SQS
-	c, se := perMail(s.Concurrent).Median(), perMail(s.Serial).Median()
-	if c == 0 || se == 0 {
+	se := perMail(s.Serial).Median()
+	cb := batchSeries(s.Concurrent, func(b sqsBatch) float64 { return b.Report.BilledMS }).Median()
+	if cb == 0 || se == 0 {
 		return
 	}
+	w := func(format string, a ...any) { fmt.Fprintf(d, format, a...) }
 	// the injected wait of one mail, its calls one after another
-	var chain float64
+	var chain, perBatchCalls float64
 	for op, n := range s.Calls {
 		chain += n * msOf(injected(op))
+		if !strings.HasPrefix(op, "KMS ") {
+			perBatchCalls += n * BatchSize
+		}
 	}
-	cb := batchSeries(s.Concurrent, func(b sqsBatch) float64 { return b.Report.BilledMS }).Median()
+	answers := se - chain
 	mc := batchSeries(s.Concurrent, func(b sqsBatch) float64 { return b.MotoCPUMS }).Median()
+	ms1 := batchSeries(s.Serial, func(b sqsBatch) float64 { return b.MotoCPUMS }).Median()
 	bc := batchSeries(s.Concurrent, func(b sqsBatch) float64 { return b.CPUMS }).Median()
-	fmt.Fprintf(d, "**Where a concurrent batch's time goes.** One mail's calls, one after another, wait %s in injected latency; ", ms(chain))
-	fmt.Fprintf(d, "a batch of 10 sent concurrently is billed %s (median), %.1f× that chain. ", ms(cb), cb/chain)
-	fmt.Fprintf(d, "During it moto_server used %s of CPU and the bootstrap %s, on %d cores shared with RIE, the proxies and this harness. ", ms(mc), ms(bc), r.Cores)
-	fmt.Fprintf(d, "Sent one at a time, a mail is billed %s: its chain plus %s of moto's answers and the mailer's own work. ", ms(se), ms(se-chain))
-	fmt.Fprintf(d, "The ratio's floor is therefore about (chain + the batch's CPU work that cannot overlap) ÷ (10 × (chain + one mail's answers)): ")
-	fmt.Fprintf(d, "with a moto that answered in no time it would be %s ÷ %s = %.2f.\n\n", ms(chain), ms(10*chain), 0.1)
+	queue := cb - chain - answers
+	w("**Where a concurrent batch's time goes.** One mail's calls, one after another, wait **%s** in injected latency; ", ms(chain))
+	w("sent one at a time, a mail is billed %s, so its own answers (moto's, the proxies', the mailer's work) add %s. ", ms(se), ms(answers))
+	w("A batch of 10 sent concurrently is billed **%s** (median): that chain and one mail's answers, plus **%s** of waiting in turn. ", ms(cb), ms(queue))
+	if perBatchCalls > 0 {
+		w("moto_server, one Python process whose requests take turns on its interpreter lock, used **%s of CPU per concurrent batch** (%s per batch one at a time) for %.0f calls, %s a call; ",
+			ms(mc), ms(ms1), perBatchCalls, ms(mc/perBatchCalls))
+	}
+	w("the bootstrap used %s; all on %d cores shared with RIE, the proxies, this harness and whatever else ran (load average %s to %s). ", ms(bc), r.Cores, orDash(s.Load[0]), orDash(s.Load[1]))
+	var served float64 // one mail's answers at the stand-ins beyond the injection, one call at a time
+	for op, n := range s.Calls {
+		if v, ok := s.OverSerial[op]; ok && v > 0 {
+			served += n * v
+		}
+	}
+	cores := float64(min(r.Cores, BatchSize))
+	if cores < 1 {
+		cores = 1
+	}
+	ideal := chain + served + bc/cores
+	w("SES and DynamoDB serve one sender's concurrent calls side by side: against them a batch would take about the chain, plus one mail's answers at the stand-ins one call at a time (%s), ", ms(served))
+	w("plus the bootstrap's CPU for the batch spread over %.0f cores (%s): %s, a ratio of about **%.2f** (an estimate from the figures above, not a measurement).\n\n", cores, ms(bc/cores), ms(ideal), ideal/(BatchSize*se))
 }
 
 func settingsOf(s *SQSResult) []string {
@@ -197,6 +229,14 @@ func settingsOf(s *SQSResult) []string {
 		return s.Env
 	}
 	return serviceSettings()
+}
+
+func mailSeries(bs []sqsBatch) Series {
+	var s Series
+	for _, b := range bs {
+		s = append(s, b.MailMS...)
+	}
+	return s
 }
 
 func batchSeries(bs []sqsBatch, f func(sqsBatch) float64) Series {
