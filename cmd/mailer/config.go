@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"slices"
@@ -68,6 +69,37 @@ type SendConfig struct {
 	CheckSuppression bool
 }
 
+// ServiceConfig is what the send service (issue 12: the send queue, the
+// function URL, `mailer send`) reads: rendering, sending, idempotency,
+// the delivery record, and its own pacing. It decrypts nothing, so it
+// needs no KMS key or pool.
+type ServiceConfig struct {
+	RenderConfig
+	SendConfig
+	// Enabled (MAILER_SERVICE=true): this bootstrap serves the send queue
+	// and the function URL.
+	Enabled          bool
+	IdempotencyTable string
+	Timeout          time.Duration
+	Environment      string
+	Record           DeliveryConfig
+	// Concurrency is the send function's maximum concurrency
+	// (MAILER_SERVICE_CONCURRENCY, default 1): one instance may use
+	// Rate/Concurrency mails per second.
+	Concurrency int
+	// Rate is the account-wide mails per second the service may use
+	// (MAILER_SERVICE_RATE); 0 = the account's SES MaxSendRate.
+	Rate float64
+	// BatchParallel is how many messages of one SQS batch are sent at once
+	// (MAILER_SERVICE_BATCH_PARALLEL, 1 to 10, default 10).
+	BatchParallel int
+}
+
+// maxBatchParallel is the largest useful MAILER_SERVICE_BATCH_PARALLEL: an
+// SQS batch holds at most 10 messages (the event source mapping's
+// batch_size).
+const maxBatchParallel = 10
+
 // envDoc documents every variable; `mailer help` prints it.
 const envDoc = `Environment:
   MAILER_KMS_KEY_ARNS          comma-separated KMS key ARNs of the pools' Cognito keys (required; ARNs, not aliases)
@@ -112,6 +144,16 @@ const envDoc = `Environment:
                                read by "mailer trace" (optional; unset = no records). The events function
                                needs only this one (and the TTL)
   MAILER_DELIVERY_TTL          how long records live: a Go duration or days, e.g. 30d (default 30d)
+  MAILER_SERVICE               true: this bootstrap is the send function too: it serves the send queue's SQS
+                               batches and the function URL (POST /v1/send) (default false). The send
+                               function needs no KMS key or pool; it reads the render, send, idempotency
+                               and delivery-record variables above
+  MAILER_SERVICE_CONCURRENCY   the send function's maximum concurrency (the event source mapping's
+                               maximum_concurrency); each instance sends at most RATE/N mails per second
+                               (integer >= 1, default 1)
+  MAILER_SERVICE_RATE          mails per second the service may use account-wide (number > 0); the pace
+                               is min(RATE, SES GetAccount MaxSendRate) (default: the account's MaxSendRate)
+  MAILER_SERVICE_BATCH_PARALLEL messages of one SQS batch sent at once (1 to 10, default 10)
   AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_SESV2 and the other AWS SDK
                                variables configure the AWS clients as usual.
 `
@@ -144,18 +186,55 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		DecryptConfig:    e.decrypt(),
 		RenderConfig:     e.render(),
 		SendConfig:       e.send(),
-		Timeout:          30 * time.Second,
+		Timeout:          e.timeout(),
 		Environment:      e.str("MAILER_ENVIRONMENT"),
 		IdempotencyTable: e.str("MAILER_IDEMPOTENCY_TABLE"),
 		EventsDLQURL:     e.str("MAILER_EVENTS_DLQ_URL"),
 		AlarmPrefix:      e.str("MAILER_ALARM_PREFIX"),
 	}
-	if v := e.str("MAILER_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			e.errs = append(e.errs, fmt.Errorf("MAILER_TIMEOUT=%q is not a positive duration such as 30s", v))
+	var err error
+	if c.Record, err = loadDeliveryConfig(getenv); err != nil {
+		e.errs = append(e.errs, err)
+	}
+	return c, e.err()
+}
+
+// loadServiceConfig reads what the send service needs, and reports every
+// problem at once. It reads no KMS or pool variable.
+func loadServiceConfig(getenv func(string) string) (ServiceConfig, error) {
+	e := &envReader{getenv: getenv}
+	c := ServiceConfig{
+		RenderConfig:     e.render(),
+		SendConfig:       e.send(),
+		Enabled:          e.boolVar("MAILER_SERVICE", false),
+		IdempotencyTable: e.str("MAILER_IDEMPOTENCY_TABLE"),
+		Timeout:          e.timeout(),
+		Environment:      e.str("MAILER_ENVIRONMENT"),
+		Concurrency:      1,
+		BatchParallel:    maxBatchParallel,
+	}
+	if v := e.str("MAILER_SERVICE_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			e.errs = append(e.errs, fmt.Errorf("MAILER_SERVICE_CONCURRENCY=%q is not a whole number of at least 1 (the send function's maximum concurrency)", v))
 		} else {
-			c.Timeout = d
+			c.Concurrency = n
+		}
+	}
+	if v := e.str("MAILER_SERVICE_RATE"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(r) || math.IsInf(r, 0) || r <= 0 {
+			e.errs = append(e.errs, fmt.Errorf("MAILER_SERVICE_RATE=%q is not a number of mails per second above 0, such as 14 or 0.5", v))
+		} else {
+			c.Rate = r
+		}
+	}
+	if v := e.str("MAILER_SERVICE_BATCH_PARALLEL"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxBatchParallel {
+			e.errs = append(e.errs, fmt.Errorf("MAILER_SERVICE_BATCH_PARALLEL=%q is not a whole number from 1 to %d", v, maxBatchParallel))
+		} else {
+			c.BatchParallel = n
 		}
 	}
 	var err error
@@ -163,6 +242,20 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		e.errs = append(e.errs, err)
 	}
 	return c, e.err()
+}
+
+// timeout reads MAILER_TIMEOUT (default 30s).
+func (e *envReader) timeout() time.Duration {
+	v := e.str("MAILER_TIMEOUT")
+	if v == "" {
+		return 30 * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		e.errs = append(e.errs, fmt.Errorf("MAILER_TIMEOUT=%q is not a positive duration such as 30s", v))
+		return 30 * time.Second
+	}
+	return d
 }
 
 // loadRenderConfig reads only what the renderer needs.

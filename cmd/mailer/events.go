@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -14,30 +16,56 @@ import (
 
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
 	"github.com/Phenom-earth/phenom-mailer/internal/metrics"
+	"github.com/Phenom-earth/phenom-mailer/internal/service"
 	"github.com/Phenom-earth/phenom-mailer/internal/sesevents"
 )
 
-// server is the one bootstrap behind both functions: the Cognito custom
-// email sender and the SES events function. Each invocation goes to the
-// handler its event's shape belongs to. Either handler may be missing from
-// the environment (the events function has no KMS keys or pools, the
-// sender may have no delivery table); an event for a missing one fails
-// with the configuration error.
+// server is the one bootstrap behind the three functions: the Cognito
+// custom email sender, the SES events function and the send function
+// (MAILER_SERVICE=true: the send queue and the function URL). Each
+// invocation goes to the handler its event's shape belongs to
+// (eventShapeOf). Any handler may be missing from the environment (the
+// events and send functions have no KMS keys or pools, the sender may have
+// no delivery table); an event for a missing one fails with the
+// configuration error.
 type server struct {
 	cognito    *cognito.Handler
 	cognitoErr error
 	events     *sesevents.Handler
 	eventsErr  error
-	metrics    io.Writer
+	service    *service.Handler
+	// serviceParallel is MAILER_SERVICE_BATCH_PARALLEL.
+	serviceParallel int
+	metrics         io.Writer
 }
 
 // newServer wires whichever handlers the environment configures; it fails
-// only when it configures neither.
+// only when it configures none, or when MAILER_SERVICE=true and the send
+// service's configuration is wrong.
 func newServer(ctx context.Context, getenv func(string) string, logger *slog.Logger, metricsOut io.Writer) (*server, error) {
 	s := &server{metrics: metricsOut}
 	dc, err := loadDeliveryConfig(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	// MAILER_SERVICE unset or false: not the send function. Anything else
+	// (true, or a value that is neither) loads and checks its configuration.
+	if on, perr := strconv.ParseBool(strings.TrimSpace(getenv("MAILER_SERVICE"))); on || perr != nil && strings.TrimSpace(getenv("MAILER_SERVICE")) != "" {
+		sc, err := loadServiceConfig(getenv)
+		if err != nil {
+			return nil, err
+		}
+		if sc.Enabled {
+			awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("aws config: %w", err)
+			}
+			if s.service, err = newServiceHandler(ctx, sc, awsCfg, logger); err != nil {
+				return nil, err
+			}
+			s.serviceParallel = sc.BatchParallel
+			logServiceStart(ctx, logger, sc)
+		}
 	}
 	cfg, cerr := loadConfig(getenv)
 	if cerr == nil {
@@ -57,7 +85,7 @@ func newServer(ctx context.Context, getenv func(string) string, logger *slog.Log
 	} else {
 		s.eventsErr = errors.New("MAILER_DELIVERY_TABLE is not set: SES events cannot be recorded")
 	}
-	if s.cognito == nil && s.events == nil {
+	if s.cognito == nil && s.events == nil && s.service == nil {
 		return nil, cerr
 	}
 	return s, nil
@@ -71,14 +99,85 @@ func newEventsHandler(ctx context.Context, dc DeliveryConfig, logger *slog.Logge
 	return &sesevents.Handler{Recorder: newDeliveryStore(awsCfg, dc), Logger: logger}, nil
 }
 
+// eventShape is which handler an invocation's event belongs to.
+type eventShape int
+
+const (
+	// shapeCognito: anything else (the Cognito handler refuses what is
+	// not a custom email sender event).
+	shapeCognito eventShape = iota
+	// shapeSESEvents: an SQS event whose records' bodies are SNS
+	// envelopes (the SES events queue).
+	shapeSESEvents
+	// shapeSendQueue: any other SQS event (the send queue).
+	shapeSendQueue
+	// shapeFuncURL: a function URL event, payload format 2.0.
+	shapeFuncURL
+)
+
+// eventShapeOf tells the event shapes apart by the fields Lambda sets: an
+// SQS event has Records with eventSource "aws:sqs" (its records' bodies
+// are SNS envelopes, {"Type": ..., "TopicArn": ...}, on the SES events
+// queue; a send request has neither field and allows no unknown one); a
+// function URL event has "version": "2.0" and requestContext.http. It
+// never fails: what it cannot read is shapeCognito.
+func eventShapeOf(event []byte) eventShape {
+	if sesevents.IsSQSEvent(event) {
+		var probe struct {
+			Records []struct {
+				Body string `json:"body"`
+			} `json:"Records"`
+		}
+		_ = json.Unmarshal(event, &probe)
+		for _, r := range probe.Records {
+			var env struct {
+				Type     *string `json:"Type"`
+				TopicArn *string `json:"TopicArn"`
+			}
+			if json.Unmarshal([]byte(r.Body), &env) == nil && env.Type != nil && env.TopicArn != nil {
+				return shapeSESEvents
+			}
+		}
+		return shapeSendQueue
+	}
+	var probe struct {
+		Version        string `json:"version"`
+		RequestContext *struct {
+			HTTP *struct {
+				Method string `json:"method"`
+			} `json:"http"`
+		} `json:"requestContext"`
+	}
+	if json.Unmarshal(event, &probe) == nil && probe.Version == "2.0" && probe.RequestContext != nil && probe.RequestContext.HTTP != nil {
+		return shapeFuncURL
+	}
+	return shapeCognito
+}
+
 // handle serves one Lambda invocation. For the sender, a retryable failure
 // returns an error so that Lambda's asynchronous retry sends the event
 // again, and a refusal returns nil so that it does not. For SQS, the
-// records whose write failed are returned as batch item failures.
+// records whose write failed are returned as batch item failures; on the
+// send queue, the messages that must be delivered again. The function URL
+// always gets an HTTP answer.
 func (s *server) handle(ctx context.Context, event json.RawMessage) (any, error) {
 	ctx, cancel := reserveTime(ctx, lambdaReserve)
 	defer cancel()
-	if sesevents.IsSQSEvent(event) {
+	shape := eventShapeOf(event)
+	if shape == shapeSendQueue && s.service == nil {
+		// Not the send function: the events function ignores records
+		// it cannot read, as before the send queue existed.
+		shape = shapeSESEvents
+	}
+	switch shape {
+	case shapeSendQueue:
+		return handleSendBatch(ctx, s.service, s.serviceParallel, s.metrics, event)
+	case shapeFuncURL:
+		if s.service == nil {
+			return nil, errServiceOff
+		}
+		return handleFuncURL(ctx, s.service, s.metrics, event), nil
+	case shapeSESEvents:
 		if s.events == nil {
 			return nil, s.eventsErr
 		}

@@ -82,8 +82,9 @@ const usage = `usage:
                                and a gallery, a live-reloading gallery server, or real mail
   mailer help                  this text
 
-Under AWS Lambda (AWS_LAMBDA_RUNTIME_API set) the binary serves the trigger, or the SES
-events queue: each invocation goes to the handler its event's shape belongs to.
+Under AWS Lambda (AWS_LAMBDA_RUNTIME_API set) the binary serves the trigger, the SES
+events queue, or (MAILER_SERVICE=true) the send queue and the function URL (POST /v1/send):
+each invocation goes to the handler its event's shape belongs to.
 
 `
 

@@ -10,6 +10,10 @@
 // SuppressionCheckErrors (Count, no dimensions) counts the invocations whose
 // suppression look-up failed and whose mail went out unchecked.
 //
+// ServiceMails (Count) and ServiceLatency (Milliseconds), with the
+// dimension sets [Outcome], [Template, Outcome] and [Service, Outcome], are
+// the send service's, one record per service mail (service.go).
+//
 // It must not know the handler's internals, AWS clients or the environment:
 // it formats the counts it is given onto the writer it is given.
 package metrics
