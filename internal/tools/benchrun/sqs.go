@@ -209,8 +209,10 @@ func raiseSendRate(resp *http.Response) error {
 
 // sqsStack is the stand-ins of the SQS runs.
 type sqsStack struct {
-	kms                   *standin.KMS
-	moto                  *standin.Moto
+	kms *standin.KMS
+	// moto serves SES, motoDB DynamoDB: two moto_server processes, as SES
+	// and DynamoDB are two services that do not wait on each other.
+	moto, motoDB          *standin.Moto
 	home                  string
 	slow                  []*standin.FaultProxy
 	ses, dynamo, kmsFront *awsFront
@@ -236,7 +238,11 @@ func startSQSStack(ctx context.Context, scratch string) (*sqsStack, error) {
 		s.close()
 		return nil, err
 	}
-	if err := s.moto.CreateIdempotencyTable(ctx, idempotencyTable); err != nil {
+	if s.motoDB, err = standin.StartMoto(ctx, standin.MotoOptions{}); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := s.motoDB.CreateIdempotencyTable(ctx, idempotencyTable); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -250,7 +256,7 @@ func startSQSStack(ctx context.Context, scratch string) (*sqsStack, error) {
 		return startFront(service, p.URL)
 	}
 	if s.ses, err = front("SES", s.moto.URL, SESLatency); err == nil {
-		if s.dynamo, err = front("DynamoDB", s.moto.URL, DynamoLatency); err == nil {
+		if s.dynamo, err = front("DynamoDB", s.motoDB.URL, DynamoLatency); err == nil {
 			s.kmsFront, err = front("KMS", s.kms.URL, KMSLatency)
 		}
 	}
@@ -276,8 +282,10 @@ func (s *sqsStack) close() {
 	for _, p := range s.slow {
 		p.Close()
 	}
-	if s.moto != nil {
-		s.moto.Close()
+	for _, m := range []*standin.Moto{s.moto, s.motoDB} {
+		if m != nil {
+			m.Close()
+		}
 	}
 	if s.kms != nil {
 		s.kms.Close()
@@ -506,9 +514,9 @@ func (r *Report) runSQS(ctx context.Context, scratch string) error {
 		return err
 	}
 	defer st.close()
-	moto := motoPIDs(st.moto.BackendURL)
-	if len(moto) == 0 {
-		return errors.New("moto_server's process not found in /proc")
+	moto := append(motoPIDs(st.moto.BackendURL), motoPIDs(st.motoDB.BackendURL)...)
+	if len(moto) < 2 {
+		return errors.New("the moto_server processes were not found in /proc")
 	}
 
 	bt := &batcher{}

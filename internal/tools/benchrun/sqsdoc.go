@@ -78,7 +78,7 @@ func (r *Report) writeSQS(d *strings.Builder) {
 	w("under aws-lambda-rie, invoked with SQS events of %d send requests each (`BuildSQSEvent`: the records an event source mapping hands over on a first receive; ", BatchSize)
 	w("the bodies are internal/service's request JSON, `notice` with every field and `welcome` alternately, each to its own address, no idempotency key, so the message id is the key). ")
 	w("Settings: `%s`; the SES account's MaxSendRate is raised to %s/s at the stand-in so that only `MAILER_SERVICE_RATE` paces. ", strings.Join(settingsOf(s), "`, `"), trimFloat(benchMaxSendRate))
-	w("Every SES call (moto behind the stand-in's correcting proxy) is held %s and every DynamoDB call (the idempotency table, on the same moto) %s by fault proxies (internal/testenv/standin's FaultProxy), ", ms(msOf(SESLatency)), ms(msOf(DynamoLatency)))
+	w("Every SES call (moto behind the stand-in's correcting proxy) is held %s and every DynamoDB call (the idempotency table, on a second moto_server: SES and DynamoDB are services that do not wait on each other) %s by fault proxies (internal/testenv/standin's FaultProxy), ", ms(msOf(SESLatency)), ms(msOf(DynamoLatency)))
 	w("every KMS call %s (the service path makes none); a counting proxy in front of each names and times every call. ", ms(msOf(KMSLatency)))
 	w("Each batch's messages must all be sent (an empty `batchItemFailures`), and moto must hold one mail per message (checked).\n\n")
 	if s == nil || (len(s.Concurrent) == 0 && len(s.Pace) == 0) {
@@ -141,7 +141,7 @@ func (r *Report) writeSQS(d *strings.Builder) {
 	pair("Invoke round trip of a batch", func(b sqsBatch) float64 { return b.RoundTripMS }, "the Invoke request as its HTTP client saw it")
 	pair("a mail's own duration, median over the batches' mails", nil, "")
 	pair("the bootstrap's CPU per batch", func(b sqsBatch) float64 { return b.CPUMS }, "user + system time in /proc/PID/stat over the invocation (10 ms ticks)")
-	pair("moto_server's CPU per batch", func(b sqsBatch) float64 { return b.MotoCPUMS }, "likewise, for moto_server (one Python process serving SES and DynamoDB)")
+	pair("moto_server's CPU per batch", func(b sqsBatch) float64 { return b.MotoCPUMS }, "likewise, for both moto_server processes (each one Python process)")
 	pk, pks := kibSeries(peaks(s.Concurrent)), kibSeries(peaks(s.Serial))
 	plo, phi := pk.Range()
 	slo, shi := pks.Range()
@@ -205,7 +205,7 @@ func (r *Report) writeSQSFindings(d *strings.Builder) {
 	w("sent one at a time, a mail is billed %s, so its own answers (moto's, the proxies', the mailer's work) add %s. ", ms(se), ms(answers))
 	w("A batch of 10 sent concurrently is billed **%s** (median): that chain and one mail's answers, plus **%s** of waiting in turn. ", ms(cb), ms(queue))
 	if perBatchCalls > 0 {
-		w("moto_server, one Python process whose requests take turns on its interpreter lock, used **%s of CPU per concurrent batch** (%s per batch one at a time) for %.0f calls, %s a call; ",
+		w("The two moto_server processes, each one Python process whose requests take turns on its interpreter lock, used **%s of CPU per concurrent batch** (%s per batch one at a time) for %.0f calls, %s a call; ",
 			ms(mc), ms(ms1), perBatchCalls, ms(mc/perBatchCalls))
 	}
 	w("the bootstrap used %s; all on %d cores shared with RIE, the proxies, this harness and whatever else ran (load average %s to %s). ", ms(bc), r.Cores, orDash(s.Load[0]), orDash(s.Load[1]))
