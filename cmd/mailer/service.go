@@ -14,10 +14,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/awsretry"
 	"github.com/Phenom-earth/phenom-mailer/internal/idempotency"
 	"github.com/Phenom-earth/phenom-mailer/internal/metrics"
+	"github.com/Phenom-earth/phenom-mailer/internal/pace"
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
 	"github.com/Phenom-earth/phenom-mailer/internal/service"
 	"github.com/Phenom-earth/phenom-mailer/templates"
@@ -25,7 +27,8 @@ import (
 
 // newServiceHandler wires the send service's handler from cfg: the same
 // renderer, sender, suppression look-up and idempotency table as the
-// Cognito sender (newHandler), and no decrypter.
+// Cognito sender (newHandler), no decrypter, and with SES delivery the
+// pacer that holds the instance to its share of SES's send rate.
 func newServiceHandler(ctx context.Context, cfg ServiceConfig, awsCfg aws.Config, logger *slog.Logger) (*service.Handler, error) {
 	rend, err := render.New(templates.FS, cfg.RenderConfig.options())
 	if err != nil {
@@ -43,6 +46,15 @@ func newServiceHandler(ctx context.Context, cfg ServiceConfig, awsCfg aws.Config
 	}
 	if cfg.CheckSuppression && cfg.MaildirPath == "" {
 		h.Suppression = newSuppressionList(awsCfg)
+	}
+	if cfg.MaildirPath == "" {
+		// SES delivery: each instance takes its share of the account's
+		// rate (MAILER_SERVICE_RATE capped by GetAccount's MaxSendRate,
+		// divided by MAILER_SERVICE_CONCURRENCY).
+		quota := &pace.SESQuota{Client: sesv2.NewFromConfig(awsCfg, func(o *sesv2.Options) {
+			o.Retryer = awsretry.Repeatable(3, time.Second)
+		})}
+		h.Pacer = pace.New(quota, cfg.Concurrency, cfg.Rate, logger)
 	}
 	if cfg.IdempotencyTable != "" {
 		h.Deduper = &idempotency.Store{
