@@ -43,8 +43,6 @@ func main() {
 	skip := flag.String("skip", "", "comma-separated steps not to run (processes, sqs, go, profile), for working on the harness; the run then fails")
 	flag.StringVar(&o.Only, "only", "", "run one step alone and replace only its section of the doc, leaving the rest as it is (sqs: the send queue)")
 	flag.IntVar(&o.SQS.Pairs, "sqs-pairs", o.SQS.Pairs, "timed pairs of SQS batches (10 messages sent concurrently, then one at a time)")
-	flag.IntVar(&o.SQS.PaceBatches, "sqs-pace-batches", o.SQS.PaceBatches, "SQS batches of the pacing run")
-	flag.Float64Var(&o.SQS.PaceRate, "sqs-rate", o.SQS.PaceRate, "MAILER_SERVICE_RATE of the pacing run (mails per second)")
 	flag.Parse()
 	o.Skip = map[string]bool{}
 	for _, s := range strings.Split(*skip, ",") {

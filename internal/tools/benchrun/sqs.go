@@ -51,14 +51,40 @@ type SQSOptions struct {
 	// Pairs of batches: one with MAILER_SERVICE_BATCH_PARALLEL=10, one with
 	// =1, alternating, each pair after one untimed pair.
 	Pairs int
-	// PaceRate is MAILER_SERVICE_RATE of the pacing run (mails per second),
-	// PaceBatches how many batches it sends back to back.
-	PaceRate    float64
-	PaceBatches int
+	// Pace are the pacing runs, one RIE each.
+	Pace []PaceSetting
 }
 
-// DefaultSQSOptions are make bench's.
-var DefaultSQSOptions = SQSOptions{Pairs: 15, PaceRate: 20, PaceBatches: 20}
+// PaceSetting is one pacing run: MAILER_SERVICE_RATE=Rate and
+// MAILER_SERVICE_CONCURRENCY=Concurrency (so one instance may send
+// Rate/Concurrency mails a second), Batches batches back to back.
+type PaceSetting struct {
+	Rate        float64
+	Concurrency int
+	Batches     int
+}
+
+// PerInstance is the rate one instance is paced to.
+func (p PaceSetting) PerInstance() float64 {
+	if p.Concurrency < 1 {
+		return p.Rate
+	}
+	return p.Rate / float64(p.Concurrency)
+}
+
+// DefaultSQSOptions are make bench's: the pacing at deploy/terraform's
+// defaults (ses_max_send_rate 14 over service_max_concurrency 2), and one
+// instance with 20 a second of its own.
+var DefaultSQSOptions = SQSOptions{Pairs: 15, Pace: []PaceSetting{{Rate: 14, Concurrency: 2, Batches: 10}, {Rate: 20, Concurrency: 1, Batches: 15}}}
+
+// paceRun is what one pacing run measured.
+type paceRun struct {
+	PaceSetting
+	Batches []sqsBatch
+	// Sends are the SendEmail arrivals at the SES stand-in, from the
+	// first, in order.
+	Sends []time.Duration
+}
 
 // SQSResult is what the SQS step measured.
 type SQSResult struct {
@@ -69,8 +95,7 @@ type SQSResult struct {
 	Env     []string // the bootstrap's MAILER_* settings common to every run
 
 	Concurrent, Serial []sqsBatch // PARALLEL=10, PARALLEL=1
-	Pace               []sqsBatch
-	PaceSends          []time.Duration // SendEmail arrivals at the SES stand-in during the pacing run, from its first
+	Pace               []paceRun
 	// Calls are the AWS calls each mail made, by operation ("SES
 	// SendEmail", "DynamoDB PutItem"), counted at the stand-ins over the
 	// timed batches (both settings), per mail.
@@ -297,7 +322,6 @@ func (s *sqsStack) close() {
 func serviceSettings() []string {
 	return []string{
 		"MAILER_SERVICE=true",
-		"MAILER_SERVICE_CONCURRENCY=1",
 		"MAILER_IDEMPOTENCY_TABLE=" + idempotencyTable,
 		"MAILER_ENVIRONMENT=bench",
 	}
@@ -520,12 +544,12 @@ func (r *Report) runSQS(ctx context.Context, scratch string) error {
 	}
 
 	bt := &batcher{}
-	conc, err := startSQSRIE(rie, bin, st.env("MAILER_SERVICE_BATCH_PARALLEL=10"))
+	conc, err := startSQSRIE(rie, bin, st.env("MAILER_SERVICE_BATCH_PARALLEL=10", "MAILER_SERVICE_CONCURRENCY=1"))
 	if err != nil {
 		return err
 	}
 	defer conc.close()
-	ser, err := startSQSRIE(rie, bin, st.env("MAILER_SERVICE_BATCH_PARALLEL=1"))
+	ser, err := startSQSRIE(rie, bin, st.env("MAILER_SERVICE_BATCH_PARALLEL=1", "MAILER_SERVICE_CONCURRENCY=1"))
 	if err != nil {
 		return err
 	}
@@ -567,30 +591,15 @@ func (r *Report) runSQS(ctx context.Context, scratch string) error {
 	ser.close()
 
 	// Pacing: MAILER_SERVICE_RATE, batches back to back.
-	pace, err := startSQSRIE(rie, bin, st.env("MAILER_SERVICE_BATCH_PARALLEL=10", "MAILER_SERVICE_RATE="+strconv.FormatFloat(o.SQS.PaceRate, 'f', -1, 64)))
-	if err != nil {
-		return err
-	}
-	defer pace.close()
-	if err := one(pace, "warm-up", nil); err != nil {
-		return err
-	}
-	time.Sleep(time.Second) // the pacer's bucket refills, as after any idle second
-	for i := 0; i < o.SQS.PaceBatches; i++ {
-		if err := one(pace, "pace", &res.Pace); err != nil {
-			return err
+	for _, ps := range o.SQS.Pace {
+		pr, err := st.paceRun(ctx, rie, bin, ps, one)
+		if err != nil {
+			return fmt.Errorf("pacing at %s/s over %d: %w", trimFloat(ps.Rate), ps.Concurrency, err)
 		}
+		res.Pace = append(res.Pace, pr)
 	}
-	pace.close()
 	res.Load[1] = loadAverage()
 
-	st.ses.mu.Lock()
-	if len(st.ses.sends) > 0 {
-		for _, t := range st.ses.sends {
-			res.PaceSends = append(res.PaceSends, t.Sub(st.ses.sends[0]))
-		}
-	}
-	st.ses.mu.Unlock()
 	res.Calls, res.OverConcurrent, res.OverSerial = st.callFigures(len(res.Concurrent) + len(res.Serial))
 
 	mails, err := st.moto.SentEmails()
@@ -602,6 +611,55 @@ func (r *Report) runSQS(ctx context.Context, scratch string) error {
 		return fmt.Errorf("moto accepted %d mails, want %d (one per message)", res.Mails, bt.sent)
 	}
 	return nil
+}
+
+// paceRun sends ps.Batches batches back to back to a fresh RIE paced by
+// ps, after one untimed batch and a second's pause, and notes when each
+// SendEmail reached the SES stand-in.
+func (s *sqsStack) paceRun(ctx context.Context, rie, bin string, ps PaceSetting, one func(*sqsRIE, string, *[]sqsBatch) error) (paceRun, error) {
+	pr := paceRun{PaceSetting: ps}
+	x, err := startSQSRIE(rie, bin, s.env("MAILER_SERVICE_BATCH_PARALLEL=10",
+		"MAILER_SERVICE_RATE="+strconv.FormatFloat(ps.Rate, 'f', -1, 64), "MAILER_SERVICE_CONCURRENCY="+strconv.Itoa(ps.Concurrency)))
+	if err != nil {
+		return pr, err
+	}
+	defer x.close()
+	if err := one(x, "warm-up", nil); err != nil {
+		return pr, err
+	}
+	time.Sleep(time.Second) // the pacer's bucket refills, as after any idle second
+	s.ses.mu.Lock()
+	s.ses.sends = nil
+	s.ses.mu.Unlock()
+	for i := 0; i < ps.Batches; i++ {
+		if err := one(x, "pace", &pr.Batches); err != nil {
+			return pr, err
+		}
+	}
+	s.ses.mu.Lock()
+	for _, t := range s.ses.sends {
+		pr.Sends = append(pr.Sends, t.Sub(s.ses.sends[0]))
+	}
+	s.ses.mu.Unlock()
+	if len(pr.Sends) != ps.Batches*BatchSize {
+		return pr, fmt.Errorf("%d SendEmail calls, want %d", len(pr.Sends), ps.Batches*BatchSize)
+	}
+	return pr, nil
+}
+
+// BatchGaps splits the intervals between consecutive arrivals of batches
+// of size n sent back to back: those within a batch, and those from a
+// batch's last send to the next batch's first.
+func BatchGaps(arrivals []time.Duration, n int) (within, between Series) {
+	for i := 1; i < len(arrivals); i++ {
+		d := msOf(arrivals[i] - arrivals[i-1])
+		if i%n == 0 {
+			between = append(between, d)
+		} else {
+			within = append(within, d)
+		}
+	}
+	return within, between
 }
 
 // callFigures are the calls per mail over the timed batches and each
@@ -766,12 +824,22 @@ func (r *Report) sqsChecks(b Budget) []Check {
 	add("SQS path: billed time per mail, a batch of 10 sent concurrently ÷ one at a time (RIE's REPORT Billed Duration, medians)", ratio, c > 0 && se > 0, b.SQSParallelRatio, "×")
 	pk := kibSeries(peaks(s.Concurrent))
 	add("SQS path: peak memory of a batch of 10 sent concurrently (the bootstrap's VmHWM, median)", pk.Median(), len(pk) > 0 && !hasZero(pk), b.SQSBatchPeakMiB, "MiB")
-	pr := PaceRate(s.PaceSends)
-	dev := 0.0
-	if s.Options.PaceRate > 0 {
-		dev = 100 * abs(pr-s.Options.PaceRate) / s.Options.PaceRate
+	pace := s.Pace
+	if len(pace) == 0 { // not measured: the budget's rows still show
+		for _, ps := range r.Opts.SQS.Pace {
+			pace = append(pace, paceRun{PaceSetting: ps})
+		}
 	}
-	add(fmt.Sprintf("SQS path: paced send rate off MAILER_SERVICE_RATE=%s/s", trimFloat(s.Options.PaceRate)), dev, pr > 0, b.SQSPaceErrorPct, "%")
+	for _, p := range pace {
+		pr := PaceRate(p.Sends)
+		want := p.PerInstance()
+		dev := 0.0
+		if want > 0 {
+			dev = 100 * abs(pr-want) / want
+		}
+		add(fmt.Sprintf("SQS path: paced send rate of one instance off its share, MAILER_SERVICE_RATE=%s over MAILER_SERVICE_CONCURRENCY=%d = %s/s", trimFloat(p.Rate), p.Concurrency, trimFloat(want)),
+			dev, pr > 0, b.SQSPaceErrorPct, "%")
+	}
 	return cs
 }
 

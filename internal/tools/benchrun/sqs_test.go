@@ -261,3 +261,18 @@ REPORT RequestId: x	Duration: 5 ms
 		t.Errorf("MailDurations = %v, want [61.5 3]", got)
 	}
 }
+
+func TestBatchGaps(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		var d []time.Duration
+		for _, x := range v {
+			d = append(d, time.Duration(x)*time.Millisecond)
+		}
+		return d
+	}
+	// two batches of 3: 50 ms apart within, 130 ms between
+	within, between := BatchGaps(ms(0, 50, 100, 230, 280, 330), 3)
+	if len(within) != 4 || within.Median() != 50 || len(between) != 1 || between[0] != 130 {
+		t.Errorf("within %v, between %v", within, between)
+	}
+}
