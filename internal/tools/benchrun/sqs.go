@@ -114,6 +114,9 @@ type sqsBatch struct {
 	PeakKiB     int64   // the bootstrap's VmHWM after the batch, reset just before it
 	CPUMS       float64 // the bootstrap's CPU time (user + system) over the invocation, 10 ms ticks
 	MotoCPUMS   float64 // moto_server's, likewise
+	// IdleMS is the time since the previous invocation's answer (this
+	// harness between the two), 0 for the first.
+	IdleMS float64
 	// MailMS is each mail's own duration_ms, from the bootstrap's
 	// "service mail ..." log lines of this invocation.
 	MailMS []float64
@@ -353,8 +356,9 @@ type sqsRIE struct {
 	invokeURL string
 	client    *http.Client
 	invokes   int
-	pid       int // the bootstrap's, after the first invocation
-	seen      int // bytes of out already read for mail lines
+	pid       int       // the bootstrap's, after the first invocation
+	seen      int       // bytes of out already read for mail lines
+	lastEnd   time.Time // when the last answer arrived
 }
 
 func startSQSRIE(rie, bootstrap string, env []string) (*sqsRIE, error) {
@@ -383,15 +387,20 @@ func startSQSRIE(rie, bootstrap string, env []string) (*sqsRIE, error) {
 func (r *sqsRIE) close() { stopRIE(r.cmd.Process.Pid, r.done) }
 
 // invoke sends one SQS event and checks that every message was handled for
-// good (no batchItemFailures). With resetPeak, the bootstrap's VmHWM is
-// reset just before and read just after.
-func (r *sqsRIE) invoke(ctx context.Context, event []byte, resetPeak bool) (sqsBatch, error) {
+// good (no batchItemFailures). With full, the bootstrap's VmHWM is reset
+// just before and read just after, its CPU time and RIE's REPORT line
+// read; without, it returns as soon as the answer is checked (the pacing
+// runs, where the time between batches counts).
+func (r *sqsRIE) invoke(ctx context.Context, event []byte, full bool) (sqsBatch, error) {
 	var b sqsBatch
+	if !r.lastEnd.IsZero() {
+		b.IdleMS = msOf(time.Since(r.lastEnd))
+	}
 	cpu0, cpuErr := -1.0, error(nil)
-	if r.pid != 0 {
+	if r.pid != 0 && full {
 		cpu0, cpuErr = cpuMS(r.pid)
 	}
-	if resetPeak && r.pid != 0 {
+	if full && r.pid != 0 {
 		if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", r.pid), []byte("5"), 0); err != nil {
 			return b, fmt.Errorf("reset the bootstrap's peak memory: %w", err)
 		}
@@ -415,7 +424,8 @@ func (r *sqsRIE) invoke(ctx context.Context, event []byte, resetPeak bool) (sqsB
 		}
 		body, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
-		b.RoundTripMS = msOf(time.Since(t0))
+		r.lastEnd = time.Now()
+		b.RoundTripMS = msOf(r.lastEnd.Sub(t0))
 		if resp.StatusCode != 200 || resp.Header.Get("X-Amz-Function-Error") != "" {
 			return b, fmt.Errorf("invoke: HTTP %d, function error %q: %s\n%s", resp.StatusCode, resp.Header.Get("X-Amz-Function-Error"), clip(string(body), 500), tail(r.out.String(), 3000))
 		}
@@ -440,16 +450,17 @@ func (r *sqsRIE) invoke(ctx context.Context, event []byte, resetPeak bool) (sqsB
 			return b, fmt.Errorf("aws-lambda-rie has %d children, want the bootstrap alone", len(kids))
 		}
 	}
+	if !full {
+		return b, nil
+	}
 	if cpu1, err := cpuMS(r.pid); err == nil && cpuErr == nil && cpu0 >= 0 {
 		b.CPUMS = cpu1 - cpu0
 	}
-	if resetPeak {
-		kib, err := vmHWM(r.pid)
-		if err != nil {
-			return b, err
-		}
-		b.PeakKiB = kib
+	kib, err := vmHWM(r.pid)
+	if err != nil {
+		return b, err
 	}
+	b.PeakKiB = kib
 	// RIE writes the REPORT line after answering.
 	for end := time.Now().Add(5 * time.Second); ; {
 		out := r.out.String()
@@ -592,7 +603,7 @@ func (r *Report) runSQS(ctx context.Context, scratch string) error {
 
 	// Pacing: MAILER_SERVICE_RATE, batches back to back.
 	for _, ps := range o.SQS.Pace {
-		pr, err := st.paceRun(ctx, rie, bin, ps, one)
+		pr, err := st.paceRun(ctx, rie, bin, ps, bt, one)
 		if err != nil {
 			return fmt.Errorf("pacing at %s/s over %d: %w", trimFloat(ps.Rate), ps.Concurrency, err)
 		}
@@ -616,7 +627,7 @@ func (r *Report) runSQS(ctx context.Context, scratch string) error {
 // paceRun sends ps.Batches batches back to back to a fresh RIE paced by
 // ps, after one untimed batch and a second's pause, and notes when each
 // SendEmail reached the SES stand-in.
-func (s *sqsStack) paceRun(ctx context.Context, rie, bin string, ps PaceSetting, one func(*sqsRIE, string, *[]sqsBatch) error) (paceRun, error) {
+func (s *sqsStack) paceRun(ctx context.Context, rie, bin string, ps PaceSetting, bt *batcher, one func(*sqsRIE, string, *[]sqsBatch) error) (paceRun, error) {
 	pr := paceRun{PaceSetting: ps}
 	x, err := startSQSRIE(rie, bin, s.env("MAILER_SERVICE_BATCH_PARALLEL=10",
 		"MAILER_SERVICE_RATE="+strconv.FormatFloat(ps.Rate, 'f', -1, 64), "MAILER_SERVICE_CONCURRENCY="+strconv.Itoa(ps.Concurrency)))
@@ -631,10 +642,20 @@ func (s *sqsStack) paceRun(ctx context.Context, rie, bin string, ps PaceSetting,
 	s.ses.mu.Lock()
 	s.ses.sends = nil
 	s.ses.mu.Unlock()
-	for i := 0; i < ps.Batches; i++ {
-		if err := one(x, "pace", &pr.Batches); err != nil {
+	events := make([][]byte, ps.Batches)
+	for i := range events {
+		if events[i], err = bt.next(); err != nil {
 			return pr, err
 		}
+	}
+	s.setPhase("pace")
+	defer s.setPhase("")
+	for _, ev := range events {
+		b, err := x.invoke(ctx, ev, false)
+		if err != nil {
+			return pr, fmt.Errorf("pace batch: %w", err)
+		}
+		pr.Batches = append(pr.Batches, b)
 	}
 	s.ses.mu.Lock()
 	for _, t := range s.ses.sends {

@@ -239,7 +239,8 @@ func (r *Report) writePaceFindings(d *strings.Builder) {
 		step := 1000 / want
 		fmt.Fprintf(d, "**At %s/s the rate falls short of its share** (%.2f/s): within a batch the sends are %s apart (the share's %s), but from a batch's last send to the next batch's first %s pass. ",
 			trimFloat(want), pr, ms(within.Median()), ms(step), ms(between.Median()))
-		fmt.Fprintf(d, "That gap is the pipeline, not the pacer: the last mail's SendEmail and idempotency update, the invocation's end and the next's start, then the next batch's claim and suppression check before its first send. ")
+		idle := batchSeries(p.Batches[1:], func(b sqsBatch) float64 { return b.IdleMS }).Median()
+		fmt.Fprintf(d, "That gap is the pipeline, not the pacer: the last mail's SendEmail and idempotency update, the invocation's end, the next's start (this harness takes %s from one answer to the next Invoke), then the next batch's claim and suppression check before its first send. ", ms(idle))
 		fmt.Fprintf(d, "A bucket with a burst of 1 keeps no token for the time lost, so each batch of %d costs %s instead of %s; ", BatchSize, ms(float64(BatchSize-1)*within.Median()+between.Median()), ms(float64(BatchSize)*step))
 		fmt.Fprintf(d, "the shorter the share's interval, the larger the share of the gap (at %s/s it is %.0f%% of a batch's time).\n\n", trimFloat(want), 100*(between.Median()-step)/(float64(BatchSize-1)*within.Median()+between.Median()))
 	}
