@@ -43,6 +43,7 @@ func main() {
 	skip := flag.String("skip", "", "comma-separated steps not to run (processes, sqs, go, profile), for working on the harness; the run then fails")
 	flag.StringVar(&o.Only, "only", "", "run one step alone and replace only its section of the doc, leaving the rest as it is (sqs: the send queue)")
 	flag.IntVar(&o.SQS.Pairs, "sqs-pairs", o.SQS.Pairs, "timed pairs of SQS batches (10 messages sent concurrently, then one at a time)")
+	flag.IntVar(&o.SQS.CannedPairs, "sqs-canned-pairs", o.SQS.CannedPairs, "more pairs with SendEmail and the idempotency writes answered by the harness (moto out of the path)")
 	flag.Parse()
 	o.Skip = map[string]bool{}
 	for _, s := range strings.Split(*skip, ",") {
