@@ -80,11 +80,12 @@ func TestShippedCodeLinksNoTestSupport(t *testing.T) {
 	}
 }
 
-// TestModelKnowsNoAWS: render (the templates) and cognito (the trigger's
-// model and handler) import no AWS package directly; the AWS clients
+// TestModelKnowsNoAWS: render (the templates), cognito (the trigger's
+// model and handler), service (the send service's handler) and pipeline
+// (the stages they share) import no AWS package directly; the AWS clients
 // reach them through the interfaces they declare.
 func TestModelKnowsNoAWS(t *testing.T) {
-	for _, pkg := range []string{"./internal/render", "./internal/cognito"} {
+	for _, pkg := range []string{"./internal/render", "./internal/cognito", "./internal/service", "./internal/pipeline"} {
 		for _, imp := range goList(t, "-f", "{{join .Imports \" \"}}", pkg) {
 			if strings.HasPrefix(imp, "github.com/aws/") {
 				t.Errorf("%s imports %s: it must not know AWS", pkg, imp)

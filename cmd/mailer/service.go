@@ -26,8 +26,8 @@ import (
 )
 
 // newServiceHandler wires the send service's handler from cfg: the same
-// renderer, sender, suppression look-up and idempotency table as the
-// Cognito sender (newHandler), no decrypter, and with SES delivery the
+// renderer, sender, suppression look-up, idempotency table and delivery
+// record as the Cognito sender (newHandler), no decrypter, and with SES delivery the
 // pacer that holds the instance to its share of SES's send rate.
 func newServiceHandler(ctx context.Context, cfg ServiceConfig, awsCfg aws.Config, logger *slog.Logger) (*service.Handler, error) {
 	rend, err := render.New(templates.FS, cfg.RenderConfig.options())
@@ -56,6 +56,9 @@ func newServiceHandler(ctx context.Context, cfg ServiceConfig, awsCfg aws.Config
 		})}
 		h.Pacer = pace.New(quota, cfg.Concurrency, cfg.Rate, logger)
 	}
+	if st := newDeliveryStore(awsCfg, cfg.Record); st != nil {
+		h.Recorder = st
+	}
 	if cfg.IdempotencyTable != "" {
 		h.Deduper = &idempotency.Store{
 			Client: dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
@@ -76,6 +79,7 @@ func logServiceStart(ctx context.Context, logger *slog.Logger, cfg ServiceConfig
 		slog.String("configuration_set", cfg.ConfigurationSet),
 		slog.Bool("check_suppression", cfg.CheckSuppression && cfg.MaildirPath == ""),
 		slog.String("idempotency_table", cfg.IdempotencyTable),
+		slog.String("delivery_table", cfg.Record.Table),
 		slog.Int("concurrency", cfg.Concurrency),
 		slog.Float64("rate", cfg.Rate),
 		slog.Int("batch_parallel", cfg.BatchParallel),
@@ -88,8 +92,10 @@ func logServiceStart(ctx context.Context, logger *slog.Logger, cfg ServiceConfig
 
 // handleSendBatch serves one SQS batch of the send queue: every message's
 // mail, at most parallel at once, and the answer Lambda expects with
-// ReportBatchItemFailures (the records to deliver again). An unreadable
-// event is an error (Lambda retries the whole batch).
+// ReportBatchItemFailures: the records to deliver again (Result.Requeue: a
+// retryable failure, or a duplicate whose first delivery is still in
+// flight). An unreadable event is an error (Lambda retries the whole
+// batch).
 func handleSendBatch(ctx context.Context, h *service.Handler, parallel int, metricsOut io.Writer, event []byte) (events.SQSEventResponse, error) {
 	var ev events.SQSEvent
 	if err := json.Unmarshal(event, &ev); err != nil {
@@ -99,11 +105,11 @@ func handleSendBatch(ctx context.Context, h *service.Handler, parallel int, metr
 	for i, r := range ev.Records {
 		msgs[i] = service.Message{ID: r.MessageId, Body: []byte(r.Body)}
 	}
-	results := h.HandleBatch(ctx, msgs, parallel)
+	results := h.HandleBatch(withRequestID(ctx), msgs, parallel)
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for i, res := range results {
 		writeServiceMetrics(metricsOut, res)
-		if res.Retryable() {
+		if res.Requeue() {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msgs[i].ID})
 		}
 	}
@@ -141,9 +147,6 @@ func handleFuncURL(ctx context.Context, h *service.Handler, metricsOut io.Writer
 	}
 	res := h.Handle(withRequestID(ctx), body, service.Source{Kind: service.SourceURL, CallerARN: caller})
 	writeServiceMetrics(metricsOut, res)
-	if res.RequestID == "" {
-		res.RequestID = req.RequestContext.RequestID
-	}
 	return urlResponse(res.HTTP())
 }
 

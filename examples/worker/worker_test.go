@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -67,36 +68,47 @@ type result struct {
 // SDK's signer), the Lambda gets the request as a payload-2.0 event, and
 // the example parses each kind of answer. Whether an IAM policy allows the
 // caller is decided inside AWS and is not tested here.
+// exampleRequest is the request the tests send.
+const exampleRequest = `{"template":"notice","to":"ada@example.com","locale":"es","data":{"subject":"Export ready","heading":"Export ready","paragraphs":["Your dossier export finished."]},"idempotency_key":"order-42-export","tags":{"service":"docs"}}`
+
+// runExample runs the compiled example under Node with request on stdin
+// and returns its result line and exit code.
+func runExample(t *testing.T, node, script, url, secret, request string) (result, int) {
+	t.Helper()
+	creds := standin.CallerCredentials()
+	cmd := exec.Command(node, script)
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"MAILER_URL=" + url, "AWS_REGION=" + standin.Region,
+		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + secret,
+	}
+	cmd.Stdin = strings.NewReader(request)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("output %q (stderr %s): %v", stdout.String(), stderr.String(), err)
+	}
+	return r, code
+}
+
 func TestWorkerExampleUnderNode(t *testing.T) {
 	node, script := buildExample(t)
 	f := standin.EchoFuncURLForTest(t)
 	creds := standin.CallerCredentials()
-	request := `{"template":"notice","to":"ada@example.com","locale":"es","data":{"subject":"Export ready","heading":"Export ready","paragraphs":["Your dossier export finished."]},"idempotency_key":"order-42-export","tags":{"service":"docs"}}`
+	request := exampleRequest
 
 	run := func(t *testing.T, url, secret string) (result, int) {
 		t.Helper()
-		cmd := exec.Command(node, script)
-		cmd.Env = []string{
-			"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-			"MAILER_URL=" + url, "AWS_REGION=" + standin.Region,
-			"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + secret,
-		}
-		cmd.Stdin = strings.NewReader(request)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			code = exit.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		var r result
-		if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-			t.Fatalf("output %q (stderr %s): %v", stdout.String(), stderr.String(), err)
-		}
-		return r, code
+		return runExample(t, node, script, url, secret, request)
 	}
 
 	t.Run("sent", func(t *testing.T) {
@@ -173,4 +185,54 @@ func TestWorkerExampleUnderNode(t *testing.T) {
 			t.Fatal("the stand-in did not refuse the bad signature")
 		}
 	})
+}
+
+// TestWorkerExampleAgainstTheMailer runs the TypeScript example under Node
+// against the real send function: the mailer's Lambda build under
+// aws-lambda-rie with MAILER_SERVICE=true, SES on moto, behind the function
+// URL stand-in. The example gets SES's message id and the mail is in moto;
+// an invalid request comes back refused with its field paths.
+func TestWorkerExampleAgainstTheMailer(t *testing.T) {
+	node, script := buildExample(t)
+	if _, err := standin.FindRIE(); err != nil {
+		standin.SkipOrFail(t, err)
+	}
+	moto := standin.MotoForTest(t)
+	if err := moto.CreateDKIMIdentity(context.Background(), "thephenom.app"); err != nil {
+		t.Fatal(err)
+	}
+	root, err := standin.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
+	build := exec.Command("go", "build", "-tags", standin.LambdaBuildTags, "-o", bootstrap, "./cmd/mailer")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the bootstrap: %v\n%s", err, out)
+	}
+	fn := standin.RIEForTest(t, bootstrap, "MAILER_SERVICE=true", "AWS_ENDPOINT_URL_SESV2="+moto.URL, "MAILER_ENVIRONMENT=worker-test")
+	f := standin.FuncURLForTest(t, fn.InvokeURL)
+	creds := standin.CallerCredentials()
+
+	r, code := runExample(t, node, script, f.URL+"/", creds.SecretAccessKey, exampleRequest)
+	if code != 0 || r.Status != 200 || r.Kind != "ok" || r.Outcome != "sent" || r.MessageID == "" || r.RequestID == "" {
+		t.Fatalf("exit %d, result %+v\n%s", code, r, fn.Logs.String())
+	}
+	sent, err := moto.SentEmails()
+	if err != nil || len(sent) != 1 {
+		t.Fatalf("moto holds %d mails (%v), want 1", len(sent), err)
+	}
+	if !strings.Contains(fn.Logs.String(), `"message_id":"`+r.MessageID+`"`) {
+		t.Errorf("the function's log line lacks the message id %s the example got", r.MessageID)
+	}
+
+	r, code = runExample(t, node, script, f.URL, creds.SecretAccessKey, `{"template":"notice","to":"ada@example.com","data":{"subject":"x","heading":"x","paragraphs":["x"],"button":{"label":"Open","url":"http://insecure.example"}}}`)
+	if code != 3 || r.Status != 400 || r.Kind != "refused" || r.Reason != "request_invalid" || len(r.Errors) != 1 || !strings.HasPrefix(r.Errors[0], "data.button.url: ") {
+		t.Fatalf("exit %d, result %+v", code, r)
+	}
+	if sent, _ := moto.SentEmails(); len(sent) != 1 {
+		t.Errorf("moto holds %d mails after the refusal, want 1", len(sent))
+	}
 }

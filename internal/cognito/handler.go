@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/failure"
+	"github.com/Phenom-earth/phenom-mailer/internal/pipeline"
 	"github.com/Phenom-earth/phenom-mailer/internal/redact"
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
@@ -32,10 +32,7 @@ type Renderer interface {
 
 // Sender builds (and signs) the raw MIME of a rendered mail, and delivers
 // it, returning the provider's message id.
-type Sender interface {
-	Build(m send.Message) ([]byte, error)
-	Deliver(ctx context.Context, raw []byte, m send.Message) (string, error)
-}
+type Sender = pipeline.Sender
 
 // Deduper claims an event before its mail is sent, so that a repeated or
 // concurrent delivery sends at most one mail. Claim returns an error
@@ -49,26 +46,21 @@ type Deduper interface {
 // SuppressionChecker looks the recipient up on SES's account-level
 // suppression list: the entry, or nil when the address is not on it. An
 // error means the list could not be read (the mail is then sent anyway).
-type SuppressionChecker interface {
-	Suppressed(ctx context.Context, addr string) (*send.Suppression, error)
-}
+type SuppressionChecker = pipeline.SuppressionChecker
 
 // ReadySender is a Sender that can check, before the mail is built, that it
 // is able to send (SES: the From domain's DKIM). The handler runs Ready
 // concurrently with the decrypt; Deliver must still refuse to send when not
 // ready.
-type ReadySender interface {
-	Sender
-	Ready(ctx context.Context) error
-}
+type ReadySender = pipeline.ReadySender
 
 // The outcomes of one invocation.
 const (
-	OutcomeSent       = "sent"       // the mail was accepted for delivery
-	OutcomeDuplicate  = "duplicate"  // this event was already handled
-	OutcomeRefused    = "refused"    // permanent: a retry cannot help, nothing was sent
-	OutcomeFailed     = "failed"     // retryable: nothing was sent, a later attempt may succeed
-	OutcomeSuppressed = "suppressed" // permanent: the recipient is on SES's suppression list, nothing was sent
+	OutcomeSent       = pipeline.OutcomeSent       // the mail was accepted for delivery
+	OutcomeDuplicate  = pipeline.OutcomeDuplicate  // this event was already handled
+	OutcomeRefused    = pipeline.OutcomeRefused    // permanent: a retry cannot help, nothing was sent
+	OutcomeFailed     = pipeline.OutcomeFailed     // retryable: nothing was sent, a later attempt may succeed
+	OutcomeSuppressed = pipeline.OutcomeSuppressed // permanent: the recipient is on SES's suppression list, nothing was sent
 )
 
 // Reasons of the suppressed outcome, after the list entry's reason.
@@ -80,11 +72,7 @@ const (
 // DefaultSuppressionTimeout bounds the suppression look-up (its retries
 // included). A look-up that takes longer counts as failed and the mail is
 // sent: a code that might be dropped beats one that is surely withheld.
-const DefaultSuppressionTimeout = 2 * time.Second
-
-// settleTimeout bounds marking a claim sent or releasing it, which runs
-// even when the invocation's own deadline has passed.
-const settleTimeout = 2 * time.Second
+const DefaultSuppressionTimeout = pipeline.DefaultSuppressionTimeout
 
 // MaxEventSize bounds the event JSON accepted (Cognito's are a few KiB).
 const MaxEventSize = 256 << 10
@@ -117,21 +105,10 @@ type Result struct {
 // Stages are the milliseconds spent in each stage of one invocation. KMS
 // and Send are mostly waiting on AWS: KMSWait is the part of Decrypt spent
 // in KMS calls, and Send is the SES call (or the Maildir write).
-type Stages struct {
-	Claim   float64 `json:"claim_ms,omitempty"`
-	Decrypt float64 `json:"decrypt_ms,omitempty"`
-	KMSWait float64 `json:"kms_wait_ms,omitempty"`
-	Render  float64 `json:"render_ms,omitempty"`
-	MIME    float64 `json:"mime_ms,omitempty"`
-	Send    float64 `json:"send_ms,omitempty"`
-	// Ready (the sender's DKIM check) and Suppression (the suppression
-	// look-up) run concurrently with Claim and Decrypt; they are not part
-	// of the sum.
-	Ready       float64 `json:"ready_ms,omitempty"`
-	Suppression float64 `json:"suppression_ms,omitempty"`
-}
+// Stages are the milliseconds spent in each stage of one invocation (see
+// pipeline.Stages; Pace stays zero, the Cognito path is not paced).
+type Stages = pipeline.Stages
 
-// Retryable reports whether the invocation should fail so that Lambda's
 // asynchronous retry sends the event again.
 func (r Result) Retryable() bool { return r.Outcome == OutcomeFailed }
 
@@ -218,35 +195,22 @@ func EventKey(ev *Event) string {
 // (checks) run concurrently with claim and decrypt, and their answers are
 // read just before deliver, where the sequential path would have asked, so
 // that every failure keeps its reason; an early return cancels them.
+// handle maps the event onto the pipeline (validate → claim → decrypt →
+// render → build → deliver; see package pipeline): its validation, its
+// claim (the event key), its code and its render data. finish records and
+// logs the outcome.
 func (h *Handler) handle(ctx context.Context, ev *Event, email string, res *Result) (msgID, code string, err error) {
-	st := &res.Stages
-	trigger, err := h.validate(ev, email)
-	if err != nil {
-		return "", "", err
-	}
-	checks := h.startChecks(ctx, email)
-	defer checks.stop()
-	settle, err := h.claim(ctx, ev, st)
-	if err != nil {
-		return "", "", err
-	}
-	defer func() { settle(err, msgID) }()
-	if code, err = h.decrypt(ctx, ev, trigger, st); err != nil {
-		return "", "", err
-	}
-	out, err := h.render(ev, trigger, email, code, st)
-	if err != nil {
-		return "", code, err
-	}
-	raw, err := h.build(out, st)
-	if err != nil {
-		return "", code, err
-	}
-	if err := checks.await(ctx, h, res, email, code); err != nil {
-		return "", code, err
-	}
-	msgID, err = h.deliver(ctx, raw, out, st)
-	return msgID, code, err
+	trigger := ev.Trigger()
+	p := pipeline.Pipeline{Sender: h.Sender, Suppression: h.Suppression, SuppressionTimeout: h.SuppressionTimeout, Logger: h.Logger}
+	rep, err := p.Run(ctx, &pipeline.Mail{
+		To:       email,
+		Validate: func() error { _, err := h.validate(ev, email); return err },
+		Claim:    h.claim(ev),
+		Decrypt:  h.decrypt(ev, trigger),
+		Render:   func(code string) (send.Message, error) { return h.render(ev, trigger, email, code) },
+	})
+	res.Stages, res.SuppressionCheckFailed = rep.Stages, rep.SuppressionCheckFailed
+	return rep.MessageID, rep.Code, err
 }
 
 // validate refuses an event no retry can fix: an unknown trigger, no pool,
@@ -265,125 +229,46 @@ func (h *Handler) validate(ev *Event, email string) (TriggerSource, error) {
 	return trigger, nil
 }
 
-// checks are what does not depend on the code, running while the event is
-// claimed and the code decrypted: the sender's readiness (the From
-// domain's DKIM, cached) and the suppression look-up. Either may be nil.
-type checks struct {
-	ready *async[struct{}]
-	supp  *async[*send.Suppression]
-	stop  context.CancelFunc
-}
-
-// startChecks starts the checks the handler is configured for.
-func (h *Handler) startChecks(ctx context.Context, email string) *checks {
-	checkCtx, stop := context.WithCancel(ctx)
-	c := &checks{stop: stop}
-	if rs, ok := h.Sender.(ReadySender); ok {
-		c.ready = goAsync(func() (struct{}, error) { return struct{}{}, rs.Ready(checkCtx) })
-	}
-	if h.Suppression != nil {
-		sctx, scancel := context.WithTimeout(checkCtx, h.suppressionTimeout(ctx))
-		c.supp = goAsync(func() (*send.Suppression, error) {
-			defer scancel()
-			return h.Suppression.Suppressed(sctx, email)
-		})
-	}
-	return c
-}
-
-// await reads the checks' answers: a sender that is not ready fails the
-// invocation, a suppressed recipient refuses it, a failed look-up is
-// logged and the mail is sent unchecked.
-func (c *checks) await(ctx context.Context, h *Handler, res *Result, email, code string) error {
-	st := &res.Stages
-	if c.ready != nil {
-		_, rerr := c.ready.wait()
-		st.Ready = timing.MS(c.ready.took)
-		if rerr != nil {
-			return rerr
-		}
-	}
-	if c.supp != nil {
-		s, serr := c.supp.wait()
-		st.Suppression = timing.MS(c.supp.took)
-		switch {
-		case serr != nil:
-			res.SuppressionCheckFailed = true
-			h.warn(ctx, "suppression check failed; the mail is sent unchecked", errors.New(scrub(serr.Error(), email, code)))
-		case s != nil:
-			return &suppressedError{s: *s}
-		}
-	}
-	return nil
-}
-
-// claim claims the event with the Deduper, when there is one, and returns
-// the function that settles the claim once the invocation's error and
-// message id are known: marked sent (also for a suppressed recipient, so
-// that a redelivery does not send), else released for a retry.
-func (h *Handler) claim(ctx context.Context, ev *Event, st *Stages) (settle func(err error, msgID string), err error) {
+// claim is the event's idempotency claim with the Deduper, when there is
+// one: keyed by EventKey, marked sent once the mail is sent (also for a
+// suppressed recipient, so that a redelivery does not send), else released
+// for a retry.
+func (h *Handler) claim(ev *Event) *pipeline.Claim {
 	if h.Deduper == nil {
-		return func(error, string) {}, nil
+		return nil
 	}
-	key := EventKey(ev)
-	t0 := time.Now()
-	cerr := h.Deduper.Claim(ctx, key)
-	st.Claim = timing.MS(time.Since(t0))
-	if cerr != nil {
-		if errors.Is(cerr, failure.ErrDuplicate) {
-			return nil, cerr
-		}
-		return nil, failure.Retryable(failure.ReasonIdempotencyUnavailable, cerr)
-	}
-	return func(err error, msgID string) {
-		// The invocation's deadline may have passed (that may be why it
-		// failed): settle the claim on a short budget of its own.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-		defer cancel()
-		var se *suppressedError
-		if err == nil || errors.As(err, &se) {
-			if serr := h.Deduper.Sent(cctx, key, msgID); serr != nil {
-				h.warn(ctx, "idempotency: the mail was sent but could not be marked sent; a redelivery after the lease may send again", serr)
-			}
-			return
-		}
-		if rerr := h.Deduper.Release(cctx, key); rerr != nil {
-			h.warn(ctx, "idempotency: could not release the claim; a retry waits for the lease to run out", rerr)
-		}
-	}, nil
+	return &pipeline.Claim{Key: EventKey(ev), Take: h.Deduper.Claim, Keys: h.Deduper}
 }
 
-// decrypt returns the event's code ("" for a trigger without one).
-func (h *Handler) decrypt(ctx context.Context, ev *Event, trigger TriggerSource, st *Stages) (string, error) {
+// decrypt is the stage that returns the event's code: nil for a trigger
+// without one.
+func (h *Handler) decrypt(ev *Event, trigger TriggerSource) func(ctx context.Context) (string, error) {
 	if !trigger.HasCode() {
-		return "", nil
+		return nil
 	}
-	if ev.Ciphertext() == "" {
-		return "", failure.Permanent(failure.ReasonCodeMissing, errors.New("the event carries no encrypted code"))
+	return func(ctx context.Context) (string, error) {
+		if ev.Ciphertext() == "" {
+			return "", failure.Permanent(failure.ReasonCodeMissing, errors.New("the event carries no encrypted code"))
+		}
+		code, err := h.Decrypter.Decrypt(ctx, ev.Ciphertext(), ev.UserPoolID)
+		if err != nil {
+			return "", err
+		}
+		if trigger == TriggerAdminCreateUser {
+			// Cognito HTML-escapes < and > in temporary passwords.
+			code = tempPasswordUnescaper.Replace(code)
+		}
+		if code == "" {
+			return "", failure.Permanent(failure.ReasonCodeMissing, errors.New("the decrypted code is empty"))
+		}
+		return code, nil
 	}
-	wctx, wait := timing.WithWait(ctx)
-	t0 := time.Now()
-	code, err := h.Decrypter.Decrypt(wctx, ev.Ciphertext(), ev.UserPoolID)
-	st.Decrypt, st.KMSWait = timing.MS(time.Since(t0)), timing.MS(wait.Total())
-	if err != nil {
-		return "", err
-	}
-	if trigger == TriggerAdminCreateUser {
-		// Cognito HTML-escapes < and > in temporary passwords.
-		code = tempPasswordUnescaper.Replace(code)
-	}
-	if code == "" {
-		return "", failure.Permanent(failure.ReasonCodeMissing, errors.New("the decrypted code is empty"))
-	}
-	return code, nil
 }
 
 // render renders the trigger's template from the event and returns the
 // message to send, with its email tags.
-func (h *Handler) render(ev *Event, trigger TriggerSource, email, code string, st *Stages) (send.Message, error) {
-	t0 := time.Now()
+func (h *Handler) render(ev *Event, trigger TriggerSource, email, code string) (send.Message, error) {
 	msg, err := h.Renderer.Render(renderData(ev, trigger, email, code, h.PoolClients[ev.UserPoolID]))
-	st.Render = timing.MS(time.Since(t0))
 	if err != nil {
 		return send.Message{}, failure.Permanent(failure.ReasonRenderFailed, err)
 	}
@@ -400,76 +285,11 @@ func (h *Handler) render(ev *Event, trigger TriggerSource, email, code string, s
 	}, nil
 }
 
-// build turns the message into signed raw MIME.
-func (h *Handler) build(out send.Message, st *Stages) ([]byte, error) {
-	t0 := time.Now()
-	raw, err := h.Sender.Build(out)
-	st.MIME = timing.MS(time.Since(t0))
-	return raw, err
-}
-
-// deliver hands the raw mail to SES (or the Maildir) and returns its
-// message id.
-func (h *Handler) deliver(ctx context.Context, raw []byte, out send.Message, st *Stages) (string, error) {
-	t0 := time.Now()
-	msgID, err := h.Sender.Deliver(ctx, raw, out)
-	st.Send = timing.MS(time.Since(t0))
-	return msgID, err
-}
-
 // suppressionTimeout is the look-up's budget: SuppressionTimeout, and at
 // most half of what is left before ctx's deadline, so that a slow look-up
 // leaves time to send.
 func (h *Handler) suppressionTimeout(ctx context.Context) time.Duration {
-	d := h.SuppressionTimeout
-	if d <= 0 {
-		d = DefaultSuppressionTimeout
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		if left := time.Until(dl) / 2; left < d {
-			d = left
-		}
-	}
-	return d
-}
-
-// async is the result of a call running in its own goroutine.
-type async[T any] struct {
-	done chan struct{}
-	v    T
-	err  error
-	took time.Duration
-}
-
-func goAsync[T any](f func() (T, error)) *async[T] {
-	a := &async[T]{done: make(chan struct{})}
-	go func() {
-		defer close(a.done)
-		t0 := time.Now()
-		a.v, a.err = f()
-		a.took = time.Since(t0)
-	}()
-	return a
-}
-
-func (a *async[T]) wait() (T, error) {
-	<-a.done
-	return a.v, a.err
-}
-
-// suppressedError ends an invocation whose recipient is on the suppression
-// list: outcome suppressed, a permanent refusal.
-type suppressedError struct{ s send.Suppression }
-
-func (e *suppressedError) Error() string {
-	return fmt.Sprintf("the recipient is on the SES account-level suppression list (%s, since %s)", e.s.Reason, e.s.LastUpdate.Format(time.RFC3339))
-}
-
-func (e *suppressedError) reason() string {
-	if e.s.Reason == "COMPLAINT" {
-		return ReasonSuppressedComplaint
-	}
-	return ReasonSuppressedBounce
+	return pipeline.SuppressionBudget(ctx, h.SuppressionTimeout)
 }
 
 var tempPasswordUnescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">")
@@ -547,41 +367,16 @@ func link(s string) string {
 	return s
 }
 
-// finish classifies err, logs the one line of this invocation and returns
-// the result. email and code are scrubbed from the error text.
+// finish classifies err (pipeline.Judge), records and logs the one line of
+// this invocation and returns the result. email and code are scrubbed from
+// the error text.
 func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err error, email, code string) Result {
 	res.DurationMS = timing.MS(h.now().Sub(start))
-	if res.RequestID = RequestIDFrom(ctx); res.RequestID == "" {
-		res.RequestID = NewRequestID()
-	}
-	level := slog.LevelInfo
-	var se *suppressedError
-	switch {
-	case err == nil:
-		res.Outcome = OutcomeSent
-	case errors.As(err, &se):
-		res.Outcome = OutcomeSuppressed
-		res.Reason = se.reason()
-		res.Suppression = &se.s
-		level = slog.LevelWarn
-	case errors.Is(err, failure.ErrDuplicate):
-		res.Outcome = OutcomeDuplicate
-		res.Reason = string(failure.ReasonAlreadyHandled)
-		var d interface{ DuplicateOf() (string, string) }
-		if errors.As(err, &d) {
-			status, id := d.DuplicateOf()
-			res.Reason, res.MessageID = status, id
-		}
-	default:
-		reason, permanent := failure.Classify(err)
-		res.Reason = reason
-		res.Error = scrub(err.Error(), email, code)
-		res.Outcome = OutcomeFailed
-		level = slog.LevelError
-		if permanent {
-			res.Outcome = OutcomeRefused
-			level = slog.LevelWarn
-		}
+	res.RequestID = pipeline.RequestID(ctx)
+	v := pipeline.Judge(err, email, code)
+	res.Outcome, res.Reason, res.Error, res.Suppression = v.Outcome, v.Reason, v.Error, v.Suppression
+	if v.Outcome == OutcomeDuplicate {
+		res.MessageID = v.MessageID
 	}
 	h.record(ctx, &res, email)
 	if h.Logger != nil {
@@ -614,16 +409,9 @@ func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err e
 		if res.DeliveryRecord != "" {
 			attrs = append(attrs, slog.String("delivery_record", res.DeliveryRecord))
 		}
-		h.Logger.LogAttrs(ctx, level, "mail "+res.Outcome, attrs...)
+		h.Logger.LogAttrs(ctx, v.Level, "mail "+res.Outcome, attrs...)
 	}
 	return res
-}
-
-// warn logs a problem that did not change the outcome.
-func (h *Handler) warn(ctx context.Context, msg string, err error) {
-	if h.Logger != nil {
-		h.Logger.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("error", truncate(err.Error(), 512)))
-	}
 }
 
 func (h *Handler) now() time.Time {
@@ -638,48 +426,9 @@ func (h *Handler) now() time.Time {
 func MaskEmail(addr string) string { return redact.Email(addr) }
 
 // scrub removes the recipient and the code from an error text: SES, for
-// one, quotes the recipient in MessageRejected.
-func scrub(msg, email, code string) string {
-	if email != "" {
-		msg = strings.ReplaceAll(msg, email, MaskEmail(email))
-		if lower := strings.ToLower(email); lower != email {
-			msg = strings.ReplaceAll(msg, lower, MaskEmail(email))
-		}
-		// Any case, and percent-encoded as a request URL carries it (the
-		// suppression look-up's path).
-		msg = addressPattern(email).ReplaceAllLiteralString(msg, MaskEmail(email))
-	}
-	if len(code) >= 4 {
-		msg = strings.ReplaceAll(msg, code, "[redacted]")
-	}
-	return truncate(msg, 1024)
-}
-
-// addressPattern matches addr in any case, each character that is not
-// unreserved in a URL also in its %XX form.
-func addressPattern(addr string) *regexp.Regexp {
-	var b strings.Builder
-	b.WriteString("(?i)")
-	for _, r := range addr {
-		lit := regexp.QuoteMeta(string(r))
-		if r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.~", r)) {
-			b.WriteString(lit)
-			continue
-		}
-		b.WriteString("(?:" + lit + "|")
-		for _, c := range []byte(string(r)) {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-		b.WriteString(")")
-	}
-	return regexp.MustCompile(b.String())
-}
+// one, quotes the recipient in MessageRejected (pipeline.Scrub).
+func scrub(msg, email, code string) string { return pipeline.Scrub(msg, email, code) }
 
 // truncate bounds s to n bytes and "...", never cutting a UTF-8 character
-// in half (a character the cut would split is dropped whole).
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "..."
-}
+// in half (pipeline.Truncate).
+func truncate(s string, n int) string { return pipeline.Truncate(s, n) }

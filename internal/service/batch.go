@@ -16,7 +16,8 @@ const DefaultBatchParallel = 10
 
 // HandleBatch sends the mail of each message, at most parallel at once
 // (DefaultBatchParallel when 0), and returns the results in order. A
-// message whose result is Retryable must go back to the queue; every
+// message whose result says Requeue must go back to the queue (a
+// retryable failure, or a duplicate of a request still in flight); every
 // other outcome is final (logged and recorded), so the message is
 // dropped.
 func (h *Handler) HandleBatch(ctx context.Context, msgs []Message, parallel int) []Result {

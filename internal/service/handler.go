@@ -1,13 +1,13 @@
 // Package service sends the mail other Phenom services ask for: one
 // request shape (Request) from every entry point (the send queue, the
 // function URL, `mailer send`), validated against the template registry,
-// then the same stages as a Cognito mail: validate → claim → render →
-// build → deliver → record.
+// then run through the same pipeline as a Cognito mail (internal/pipeline):
+// validate → claim → render → build → deliver → record.
 //
 // It must not know Lambda, SQS or HTTP types, nor the environment: the
 // entry points in cmd/mailer turn their events into a Source and a body,
 // and the Result into what their caller expects (Result.HTTP for the
-// function URL, Retryable for an SQS batch item failure).
+// function URL, Requeue for an SQS batch item failure).
 package service
 
 import (
@@ -15,13 +15,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/Phenom-earth/phenom-mailer/internal/delivery"
 	"github.com/Phenom-earth/phenom-mailer/internal/failure"
+	"github.com/Phenom-earth/phenom-mailer/internal/pipeline"
 	"github.com/Phenom-earth/phenom-mailer/internal/redact"
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
@@ -40,17 +41,11 @@ type Renderer interface {
 }
 
 // Sender builds (and signs) the raw MIME of a mail and delivers it.
-type Sender interface {
-	Build(m send.Message) ([]byte, error)
-	Deliver(ctx context.Context, raw []byte, m send.Message) (string, error)
-}
+type Sender = pipeline.Sender
 
 // ReadySender is a Sender that can say, before sending, whether it can
 // send (SES: the From identity's DKIM, the account's sending).
-type ReadySender interface {
-	Sender
-	Ready(ctx context.Context) error
-}
+type ReadySender = pipeline.ReadySender
 
 // Deduper holds idempotency keys: ClaimRequest fails with an error
 // matching failure.ErrDuplicate when the key is sent or in flight with the
@@ -63,14 +58,13 @@ type Deduper interface {
 }
 
 // SuppressionChecker looks the recipient up on SES's suppression list.
-type SuppressionChecker interface {
-	Suppressed(ctx context.Context, addr string) (*send.Suppression, error)
-}
+type SuppressionChecker = pipeline.SuppressionChecker
 
 // Pacer holds a send until the rate allows it (or ctx ends).
-type Pacer interface {
-	Wait(ctx context.Context) error
-}
+type Pacer = pipeline.Pacer
+
+// Recorder keeps the delivery record of each request.
+type Recorder = pipeline.Recorder
 
 // Entry points of a request.
 const (
@@ -92,12 +86,16 @@ type Source struct {
 
 // The outcomes, as on the Cognito path.
 const (
-	OutcomeSent       = "sent"
-	OutcomeDuplicate  = "duplicate"
-	OutcomeRefused    = "refused"
-	OutcomeFailed     = "failed"
-	OutcomeSuppressed = "suppressed"
+	OutcomeSent       = pipeline.OutcomeSent
+	OutcomeDuplicate  = pipeline.OutcomeDuplicate
+	OutcomeRefused    = pipeline.OutcomeRefused
+	OutcomeFailed     = pipeline.OutcomeFailed
+	OutcomeSuppressed = pipeline.OutcomeSuppressed
 )
+
+// statusInProgress is the reason of a duplicate whose first request is
+// still in flight (idempotency.StatusInProgress).
+const statusInProgress = "in_progress"
 
 // Result is what became of one request. It never holds the data, a
 // rendered body or an unmasked address.
@@ -118,19 +116,19 @@ type Result struct {
 	Stages         Stages   `json:"stages"`
 }
 
-// Stages are the milliseconds spent in each stage.
-type Stages struct {
-	Claim  float64 `json:"claim_ms,omitempty"`
-	Ready  float64 `json:"ready_ms,omitempty"`
-	Pace   float64 `json:"pace_ms,omitempty"`
-	Render float64 `json:"render_ms,omitempty"`
-	MIME   float64 `json:"mime_ms,omitempty"`
-	Send   float64 `json:"send_ms,omitempty"`
-}
+// Stages are the milliseconds spent in each stage (see pipeline.Stages;
+// Decrypt and KMSWait stay zero, a service mail carries no encrypted code).
+type Stages = pipeline.Stages
 
-// Retryable reports whether a later attempt may succeed: the SQS message
-// goes back to the queue.
+// Retryable reports whether a later attempt may succeed.
 func (r Result) Retryable() bool { return r.Outcome == OutcomeFailed }
+
+// Requeue reports whether the SQS message must go back to the queue: a
+// retryable failure, or a duplicate whose first request is still in
+// flight (it may yet fail and be released). Every other outcome is final.
+func (r Result) Requeue() bool {
+	return r.Retryable() || r.Outcome == OutcomeDuplicate && r.Reason == statusInProgress
+}
 
 // Handler sends the mail of one request.
 type Handler struct {
@@ -140,8 +138,12 @@ type Handler struct {
 	Deduper Deduper
 	// Suppression, when set, is asked before sending.
 	Suppression SuppressionChecker
+	// SuppressionTimeout bounds the look-up (pipeline.SuppressionBudget).
+	SuppressionTimeout time.Duration
 	// Pacer, when set, holds each send to the instance's rate.
-	Pacer       Pacer
+	Pacer Pacer
+	// Recorder, when set, keeps the delivery record of each request.
+	Recorder    Recorder
 	Environment string // the "environment" email tag
 	Logger      *slog.Logger
 	Now         func() time.Time
@@ -168,66 +170,36 @@ func (h *Handler) Handle(ctx context.Context, body []byte, src Source) Result {
 	return h.finish(ctx, start, res, err, to)
 }
 
-// handle is the pipeline of one request, each stage a function below.
+// handle maps the request onto the pipeline (validate → claim → render →
+// build → deliver; see package pipeline): its validation, its claim (the
+// caller's idempotency key and the request's fingerprint) and its render
+// data. finish records and logs the outcome.
 func (h *Handler) handle(ctx context.Context, req *Request, src Source, res *Result) (msgID string, err error) {
-	st := &res.Stages
-	if err := Validate(req); err != nil {
-		return "", err
-	}
-	settle, err := h.claim(ctx, req, src, res.Service, st)
-	if err != nil {
-		return "", err
-	}
-	defer func() { settle(err, msgID) }()
-	out, err := h.render(req, res.Service, st)
-	if err != nil {
-		return "", err
-	}
-	raw, err := h.build(out, st)
-	if err != nil {
-		return "", err
-	}
-	if err := h.check(ctx, req.To, st); err != nil {
-		return "", err
-	}
-	return h.deliver(ctx, raw, out, st)
+	p := pipeline.Pipeline{Sender: h.Sender, Suppression: h.Suppression, SuppressionTimeout: h.SuppressionTimeout, Pacer: h.Pacer, Logger: h.Logger}
+	rep, err := p.Run(ctx, &pipeline.Mail{
+		To:       req.To,
+		Validate: func() error { return Validate(req) },
+		Claim:    h.claim(req, src, res.Service),
+		Render:   func(string) (send.Message, error) { return h.render(req, res.Service) },
+	})
+	res.Stages = rep.Stages
+	return rep.MessageID, err
 }
 
-// claim takes the request's idempotency key, when there is a Deduper and
-// a key (the request's, scoped by its caller, or the SQS message id), and
-// returns what settles it: marked sent, or released for a retry.
-func (h *Handler) claim(ctx context.Context, req *Request, src Source, service string, st *Stages) (func(error, string), error) {
+// claim is the request's idempotency claim, when there is a Deduper and a
+// key (the request's, scoped by its caller, or the SQS message id): the
+// same key with another request is an idempotency_conflict.
+func (h *Handler) claim(req *Request, src Source, service string) *pipeline.Claim {
 	key := idempotencyKey(req, src, service)
 	if h.Deduper == nil || key == "" {
-		return func(error, string) {}, nil
+		return nil
 	}
-	t0 := time.Now()
-	cerr := h.Deduper.ClaimRequest(ctx, key, Fingerprint(req))
-	st.Claim = timing.MS(time.Since(t0))
-	if cerr != nil {
-		if errors.Is(cerr, failure.ErrDuplicate) {
-			return nil, cerr
-		}
-		var fe *failure.Error
-		if errors.As(cerr, &fe) {
-			return nil, cerr
-		}
-		return nil, failure.Retryable(failure.ReasonIdempotencyUnavailable, cerr)
+	fp := Fingerprint(req)
+	return &pipeline.Claim{
+		Key:  key,
+		Take: func(ctx context.Context, key string) error { return h.Deduper.ClaimRequest(ctx, key, fp) },
+		Keys: h.Deduper,
 	}
-	return func(err error, msgID string) {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		var se *suppressedError
-		if err == nil || errors.As(err, &se) {
-			if serr := h.Deduper.Sent(cctx, key, msgID); serr != nil {
-				h.warn(ctx, "idempotency: the mail was sent but could not be marked sent", serr)
-			}
-			return
-		}
-		if rerr := h.Deduper.Release(cctx, key); rerr != nil {
-			h.warn(ctx, "idempotency: could not release the claim", rerr)
-		}
-	}, nil
 }
 
 // idempotencyKey is the table key of the request: its own key, or the
@@ -250,10 +222,8 @@ func idempotencyKey(req *Request, src Source, service string) string {
 }
 
 // render renders the template with the request's data and tags.
-func (h *Handler) render(req *Request, service string, st *Stages) (send.Message, error) {
-	t0 := time.Now()
+func (h *Handler) render(req *Request, service string) (send.Message, error) {
 	msg, err := h.Renderer.Render(render.Data{Trigger: req.Template, Locale: req.Locale, Email: req.To, Values: req.Data})
-	st.Render = timing.MS(time.Since(t0))
 	if err != nil {
 		if errors.Is(err, render.ErrInvalidData) {
 			return send.Message{}, &InvalidError{Reason: reasonRequestInvalid, Problems: flatten(err)}
@@ -268,82 +238,25 @@ func (h *Handler) render(req *Request, service string, st *Stages) (send.Message
 	return send.Message{To: req.To, Subject: msg.Subject, HTML: msg.HTML, Text: msg.Text, Tags: tags}, nil
 }
 
-// build turns the message into signed raw MIME.
-func (h *Handler) build(out send.Message, st *Stages) ([]byte, error) {
-	t0 := time.Now()
-	raw, err := h.Sender.Build(out)
-	st.MIME = timing.MS(time.Since(t0))
-	return raw, err
-}
-
-// check asks whether the sender is ready and the recipient not suppressed,
-// then waits for the pacer.
-func (h *Handler) check(ctx context.Context, to string, st *Stages) error {
-	t0 := time.Now()
-	if rs, ok := h.Sender.(ReadySender); ok {
-		if err := rs.Ready(ctx); err != nil {
-			return err
-		}
-	}
-	if h.Suppression != nil {
-		s, err := h.Suppression.Suppressed(ctx, to)
-		switch {
-		case err != nil:
-			h.warn(ctx, "suppression check failed; the mail is sent unchecked", errors.New(scrub(err.Error(), to)))
-		case s != nil:
-			return &suppressedError{s: *s}
-		}
-	}
-	st.Ready = timing.MS(time.Since(t0))
-	if h.Pacer != nil {
-		t1 := time.Now()
-		err := h.Pacer.Wait(ctx)
-		st.Pace = timing.MS(time.Since(t1))
-		if err != nil {
-			return failure.Retryable(failure.ReasonSESThrottled, fmt.Errorf("paced: %w", err))
-		}
-	}
-	return nil
-}
-
-// deliver hands the mail to SES (or the Maildir).
-func (h *Handler) deliver(ctx context.Context, raw []byte, out send.Message, st *Stages) (string, error) {
-	t0 := time.Now()
-	id, err := h.Sender.Deliver(ctx, raw, out)
-	st.Send = timing.MS(time.Since(t0))
-	return id, err
-}
-
-// finish classifies err, logs the one line of this request and returns
-// the result.
+// finish classifies err (an invalid request, else pipeline.Judge), records
+// and logs the one line of this request and returns the result.
 func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err error, to string) Result {
 	res.DurationMS = timing.MS(h.now().Sub(start))
-	level := slog.LevelInfo
+	if res.RequestID == "" {
+		res.RequestID = pipeline.RequestID(ctx)
+	}
 	var ie *InvalidError
-	var se *suppressedError
-	switch {
-	case err == nil:
-		res.Outcome = OutcomeSent
-	case errors.As(err, &ie):
+	level := slog.LevelWarn
+	if errors.As(err, &ie) {
 		res.Outcome, res.Reason, res.Errors = OutcomeRefused, ie.Reason, ie.Problems
-		level = slog.LevelWarn
-	case errors.As(err, &se):
-		res.Outcome, res.Reason = OutcomeSuppressed, se.reason()
-		level = slog.LevelWarn
-	case errors.Is(err, failure.ErrDuplicate):
-		res.Outcome, res.Reason = OutcomeDuplicate, string(failure.ReasonAlreadyHandled)
-		var d interface{ DuplicateOf() (string, string) }
-		if errors.As(err, &d) {
-			res.Reason, res.MessageID = d.DuplicateOf()
-		}
-	default:
-		reason, permanent := failure.Classify(err)
-		res.Reason, res.Error = reason, scrub(err.Error(), to)
-		res.Outcome, level = OutcomeFailed, slog.LevelError
-		if permanent {
-			res.Outcome, level = OutcomeRefused, slog.LevelWarn
+	} else {
+		v := pipeline.Judge(err, to, "")
+		res.Outcome, res.Reason, res.Error, level = v.Outcome, v.Reason, v.Error, v.Level
+		if v.Outcome == OutcomeDuplicate {
+			res.MessageID = v.MessageID
 		}
 	}
+	h.record(ctx, &res, to)
 	if h.Logger != nil {
 		attrs := []slog.Attr{
 			slog.String("outcome", res.Outcome),
@@ -366,9 +279,25 @@ func (h *Handler) finish(ctx context.Context, start time.Time, res Result, err e
 	return res
 }
 
-func (h *Handler) warn(ctx context.Context, msg string, err error) {
-	if h.Logger != nil {
-		h.Logger.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("error", truncate(err.Error(), 512)))
+// record writes the request's delivery record, when a Recorder is set; a
+// failed write is logged and changes nothing else.
+func (h *Handler) record(ctx context.Context, res *Result, to string) {
+	if h.Recorder == nil || to == "" {
+		return
+	}
+	a := delivery.Attempt{
+		Source:    delivery.SourceService,
+		Trigger:   res.Template,
+		Outcome:   res.Outcome,
+		Reason:    res.Reason,
+		MessageID: res.MessageID,
+		RequestID: res.RequestID,
+		Time:      h.now(),
+		Recipient: to,
+	}
+	if err := pipeline.Record(ctx, h.Recorder, a); err != nil && h.Logger != nil {
+		h.Logger.LogAttrs(ctx, slog.LevelWarn, "delivery record: the attempt could not be written; the mail's outcome is unchanged",
+			slog.String("error", err.Error()))
 	}
 }
 
@@ -404,29 +333,6 @@ func CallerName(arn string) string {
 		return res[1]
 	}
 	return res[len(res)-1]
-}
-
-// suppressedError ends a request whose recipient is on the suppression
-// list.
-type suppressedError struct{ s send.Suppression }
-
-func (e *suppressedError) Error() string {
-	return "the recipient is on the SES account-level suppression list (" + e.s.Reason + ")"
-}
-
-func (e *suppressedError) reason() string {
-	if e.s.Reason == "COMPLAINT" {
-		return string(failure.ReasonSuppressedComplaint)
-	}
-	return string(failure.ReasonSuppressedBounce)
-}
-
-// scrub removes the recipient from an error text.
-func scrub(msg, to string) string {
-	if to != "" {
-		msg = strings.ReplaceAll(msg, to, redact.Email(to))
-	}
-	return truncate(msg, 1024)
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -19,7 +19,7 @@ func (m *memSender) Deliver(_ context.Context, _ []byte, msg send.Message) (stri
 	return "msg-1", nil
 }
 
-func newTestHandler(t *testing.T) (*Handler, *memSender) {
+func newTestHandler(t testing.TB) (*Handler, *memSender) {
 	t.Helper()
 	r, err := render.New(templates.FS, render.Options{})
 	if err != nil {

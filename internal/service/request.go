@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/Phenom-earth/phenom-mailer/internal/pipeline"
 	"github.com/Phenom-earth/phenom-mailer/internal/render"
 	"github.com/Phenom-earth/phenom-mailer/internal/send"
 	"github.com/Phenom-earth/phenom-mailer/templates"
@@ -206,9 +207,4 @@ func Fingerprint(r *Request) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "..."
-}
+func truncate(s string, n int) string { return pipeline.Truncate(s, n) }
