@@ -44,6 +44,7 @@ const (
 	benchMaxSendRate = 1000.0
 	benchQueueARN    = "arn:aws:sqs:" + standin.Region + ":111122223333:phenom-mailer-bench-send"
 	idempotencyTable = "phenom-mailer-bench-idempotency"
+	deliveryTable    = "phenom-mailer-bench-deliveries"
 )
 
 // SQSOptions says how much the SQS step runs.
@@ -310,6 +311,10 @@ func startSQSStack(ctx context.Context, scratch string) (*sqsStack, error) {
 		s.close()
 		return nil, err
 	}
+	if err := s.motoDB.CreateDeliveryTable(ctx, deliveryTable); err != nil {
+		s.close()
+		return nil, err
+	}
 	front := func(service, target string, d time.Duration) (*awsFront, error) {
 		p, err := standin.StartFaultProxy(target, nil)
 		if err != nil {
@@ -362,6 +367,7 @@ func serviceSettings() []string {
 	return []string{
 		"MAILER_SERVICE=true",
 		"MAILER_IDEMPOTENCY_TABLE=" + idempotencyTable,
+		"MAILER_DELIVERY_TABLE=" + deliveryTable,
 		"MAILER_ENVIRONMENT=bench",
 	}
 }

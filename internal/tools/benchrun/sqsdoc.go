@@ -74,7 +74,7 @@ func (r *Report) writeSQS(d *strings.Builder) {
 	w("under aws-lambda-rie, invoked with SQS events of %d send requests each (`BuildSQSEvent`: the records an event source mapping hands over on a first receive; ", BatchSize)
 	w("the bodies are internal/service's request JSON, `notice` with every field and `welcome` alternately, each to its own address, no idempotency key, so the message id is the key). ")
 	w("Settings: `%s`; the SES account's MaxSendRate is raised to %s/s at the stand-in so that only `MAILER_SERVICE_RATE` paces. ", strings.Join(settingsOf(s), "`, `"), trimFloat(benchMaxSendRate))
-	w("Every SES call (moto behind the stand-in's correcting proxy) is held %s and every DynamoDB call (the idempotency table, on a second moto_server: SES and DynamoDB are services that do not wait on each other) %s by fault proxies (internal/testenv/standin's FaultProxy), ", ms(msOf(SESLatency)), ms(msOf(DynamoLatency)))
+	w("Every SES call (moto behind the stand-in's correcting proxy) is held %s and every DynamoDB call (the idempotency table and the delivery records, on a second moto_server: SES and DynamoDB are services that do not wait on each other) %s by fault proxies (internal/testenv/standin's FaultProxy), ", ms(msOf(SESLatency)), ms(msOf(DynamoLatency)))
 	w("every KMS call %s (the service path makes none); a counting proxy in front of each names and times every call. ", ms(msOf(KMSLatency)))
 	w("Each batch's messages must all be sent (an empty `batchItemFailures`), and moto must hold one mail per message (checked).\n\n")
 	if s == nil || (len(s.Concurrent) == 0 && len(s.Pace) == 0) {
