@@ -27,9 +27,10 @@ import (
 
 // The SQS path (issue 12, item 8): the real bootstrap under aws-lambda-rie
 // serving the send queue (MAILER_SERVICE=true), invoked with SQS events of
-// BatchSize send requests, against moto (SES v2 and DynamoDB) and local-kms
-// behind fault proxies that hold every SES call SESLatency and every KMS or
-// DynamoDB call DynamoLatency.
+// BatchSize send requests, against moto (SES v2 and DynamoDB, one
+// moto_server each) and local-kms behind fault proxies that hold every SES
+// call SESLatency, every DynamoDB call DynamoLatency and every KMS call
+// KMSLatency.
 
 // DynamoLatency is injected into every DynamoDB call (KMSLatency into every
 // KMS call; the service path makes none).
@@ -131,9 +132,10 @@ type sqsBatch struct {
 	MailMS []float64
 }
 
-// awsFront sits in front of one stand-in's fault proxy: it names and
-// counts each call, times it, and (for SES) answers GetAccount with
-// benchMaxSendRate.
+// awsFront sits in front of one stand-in's fault proxy: it names, counts
+// and times each call, sets GetAccount's MaxSendRate to benchMaxSendRate
+// (SES), and in the "-canned" phases answers the writes itself
+// (cannedAnswer).
 type awsFront struct {
 	URL     string
 	service string
