@@ -25,6 +25,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/Phenom-earth/phenom-mailer/client"
+	"github.com/Phenom-earth/phenom-mailer/internal/delivery"
 	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
@@ -47,7 +48,9 @@ type serviceStack struct {
 	ses       string // the SES endpoint the function uses (the outer proxy)
 	throttle  *standin.FaultProxy
 	table     string
-	env       []string
+	// deliveries is the delivery record's table (MAILER_DELIVERY_TABLE).
+	deliveries string
+	env        []string
 }
 
 var serviceTableSeq atomic.Int64
@@ -62,8 +65,12 @@ func newServiceStack(t *testing.T) *serviceStack {
 		standin.SkipOrFail(t, err)
 	}
 	freshSES(t, true)
-	s := &serviceStack{table: fmt.Sprintf("mailer-service-idempotency-%d", serviceTableSeq.Add(1))}
+	n := serviceTableSeq.Add(1)
+	s := &serviceStack{table: fmt.Sprintf("mailer-service-idempotency-%d", n), deliveries: fmt.Sprintf("mailer-service-deliveries-%d", n)}
 	if err := motoStandin.CreateIdempotencyTable(context.Background(), s.table); err != nil {
+		t.Fatal(err)
+	}
+	if err := motoStandin.CreateDeliveryTable(context.Background(), s.deliveries); err != nil {
 		t.Fatal(err)
 	}
 	slow, err := standin.StartFaultProxy(motoStandin.URL, sendEmailTo(slowAddr))
@@ -90,7 +97,8 @@ func newServiceStack(t *testing.T) *serviceStack {
 		"MAILER_DKIM_SELECTOR=mailer",
 		"MAILER_DKIM_PRIVATE_KEY=" + dkimKeyPEM,
 		// The send function has none of the Cognito sender's variables.
-		"MAILER_KMS_KEY_ARNS=", "MAILER_ALLOWED_POOLS=", "MAILER_DELIVERY=", "MAILER_DELIVERY_TABLE=",
+		"MAILER_DELIVERY_TABLE=" + s.deliveries,
+		"MAILER_KMS_KEY_ARNS=", "MAILER_ALLOWED_POOLS=", "MAILER_DELIVERY=",
 		"MAILER_FROM=", "MAILER_REQUIRE_DKIM=", "MAILER_CHECK_SUPPRESSION=",
 	}
 	return s
@@ -127,6 +135,15 @@ func sendEmailTo(addr string) func(*http.Request) bool {
 // answer; a function error fails the test.
 func invokeRIE(t *testing.T, r *standin.RIE, event []byte) []byte {
 	t.Helper()
+	b, err := postEvent(r, event)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, r.Logs.String())
+	}
+	return b
+}
+
+// postEvent is invokeRIE for another goroutine than the test's.
+func postEvent(r *standin.RIE, event []byte) ([]byte, error) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Post(r.InvokeURL, "application/json", bytes.NewReader(event))
@@ -134,12 +151,12 @@ func invokeRIE(t *testing.T, r *standin.RIE, event []byte) []byte {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.Header.Get("X-Amz-Function-Error") != "" || bytes.Contains(b, []byte(`"errorMessage"`)) {
-				t.Fatalf("function error: %s\n%s", b, r.Logs.String())
+				return nil, fmt.Errorf("function error: %s", b)
 			}
-			return b
+			return b, nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("emulator never answered: %v\n%s", err, r.Logs.String())
+			return nil, fmt.Errorf("emulator never answered: %w", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -308,6 +325,29 @@ func TestSendQueueUnderRIE(t *testing.T) {
 	for _, raw := range sentMails(t) {
 		verifyDKIM(t, raw)
 	}
+
+	// The delivery record holds each attempt: the throttled one failed,
+	// then sent; the refused one refused.
+	store := &delivery.Store{Client: motoStandin.DynamoClient(), Table: s.deliveries}
+	for addr, want := range map[string][]string{throttledAddr: {"failed/ses_throttled", "sent/"}, "bob@example.com": {"refused/request_invalid"}, "ada@example.com": {"sent/"}} {
+		mails, err := store.ByRecipient(context.Background(), addr, time.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range mails {
+			for _, a := range m.Attempts {
+				if a.Source != delivery.SourceService || a.Trigger == "" || a.RequestID == "" {
+					t.Errorf("%s: attempt %+v", addr, a)
+				}
+				got = append(got, a.Outcome+"/"+a.Reason)
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: delivery record %v, want %v", addr, got, want)
+		}
+	}
 	out, _ := q.client.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &q.url, WaitTimeSeconds: 2})
 	if len(out.Messages) != 0 {
 		t.Errorf("%d messages left in the queue", len(out.Messages))
@@ -332,28 +372,37 @@ func TestSendQueueUnderRIE(t *testing.T) {
 // URL stand-in.
 func funcURLPost(t *testing.T, f *standin.FuncURL, method, path, contentType, body string) (int, http.Header, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, f.URL+path, strings.NewReader(body))
+	status, h, answer, err := funcURLDo(f, method, path, contentType, body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return status, h, answer
+}
+
+// funcURLDo is funcURLPost for another goroutine than the test's.
+func funcURLDo(f *standin.FuncURL, method, path, contentType, body string) (int, http.Header, map[string]any, error) {
+	req, err := http.NewRequest(method, f.URL+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	sum := sha256.Sum256([]byte(body))
 	if err := v4.NewSigner().SignHTTP(context.Background(), standin.CallerCredentials(), req, hex.EncodeToString(sum[:]), "lambda", standin.Region, time.Now()); err != nil {
-		t.Fatal(err)
+		return 0, nil, nil, err
 	}
 	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	var answer map[string]any
 	if err := json.Unmarshal(raw, &answer); err != nil {
-		t.Fatalf("HTTP %d, body %q is not JSON", resp.StatusCode, raw)
+		return 0, nil, nil, fmt.Errorf("HTTP %d, body %q is not JSON", resp.StatusCode, raw)
 	}
-	return resp.StatusCode, resp.Header, answer
+	return resp.StatusCode, resp.Header, answer, nil
 }
 
 // TestFunctionURLUnderRIE: every status of the function URL, from the
@@ -410,16 +459,20 @@ func TestFunctionURLUnderRIE(t *testing.T) {
 	type result struct {
 		status int
 		a      map[string]any
+		err    error
 	}
 	first := make(chan result, 1)
 	go func() {
-		status, _, a := funcURLPost(t, f, "POST", "/v1/send", "application/json", slowReq)
-		first <- result{status, a}
+		status, _, a, err := funcURLDo(f, "POST", "/v1/send", "application/json", slowReq)
+		first <- result{status, a, err}
 	}()
 	waitForClaims(t, s.table, 2) // k-sent, then k-slow
 	status, h, a = funcURLPost(t, f2, "POST", "/v1/send", "application/json", slowReq)
 	check("in flight", status, h, a, answerWant{409, "duplicate", "in_progress"})
 	r := <-first
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
 	if r.status != 200 || r.a["outcome"] != "sent" || r.a["message_id"] == nil {
 		t.Fatalf("the slow request: HTTP %d %v", r.status, r.a)
 	}
@@ -553,5 +606,65 @@ func TestClientEndToEndUnderRIE(t *testing.T) {
 	}
 	if !strings.Contains(fn.Logs.String(), `"service":"chat"`) {
 		t.Error("the SQS message's service tag is not in its log line")
+	}
+}
+
+// TestSendQueueInFlightUnderRIE: two messages of the same request (same
+// idempotency key) reach two instances at once. The second finds the key
+// in flight and goes back to the queue; delivered again after the first
+// was sent, it is a duplicate: one mail in all.
+func TestSendQueueInFlightUnderRIE(t *testing.T) {
+	s := newServiceStack(t)
+	q := newSendQueue(t)
+	fn1, fn2 := s.start(t), s.start(t)
+	req := noticeRequest(slowAddr, "export-7")
+	first := q.send(t, req)
+	event1, receipts1 := q.receive(t, 1)
+	second := q.send(t, req)
+	if _, ok := receipts1[first]; !ok {
+		t.Fatalf("received %v, want %s", receipts1, first)
+	}
+	type answer struct {
+		b   []byte
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		b, err := postEvent(fn1, event1)
+		done <- answer{b, err}
+	}()
+	waitForClaims(t, s.table, 1)
+
+	event2, receipts2 := q.receive(t, 1)
+	if _, ok := receipts2[second]; !ok {
+		t.Fatalf("received %v, want %s", receipts2, second)
+	}
+	failed := batchFailures(t, invokeRIE(t, fn2, event2))
+	if len(failed) != 1 || failed[0] != second {
+		t.Fatalf("in flight: batch item failures %v, want %s\n%s", failed, second, fn2.Logs.String())
+	}
+	q.settle(t, receipts2, failed)
+	a1 := <-done
+	if a1.err != nil {
+		t.Fatalf("first: %v\n%s", a1.err, fn1.Logs.String())
+	}
+	if failed := batchFailures(t, a1.b); len(failed) != 0 {
+		t.Fatalf("first: batch item failures %v\n%s", failed, fn1.Logs.String())
+	}
+	q.settle(t, receipts1, nil)
+
+	event2, receipts2 = q.receive(t, 1)
+	if _, ok := receipts2[second]; !ok {
+		t.Fatalf("redelivered %v, want %s", receipts2, second)
+	}
+	if failed := batchFailures(t, invokeRIE(t, fn2, event2)); len(failed) != 0 {
+		t.Fatalf("redelivery: batch item failures %v\n%s", failed, fn2.Logs.String())
+	}
+	q.settle(t, receipts2, nil)
+	if n := len(sentMails(t)); n != 1 {
+		t.Errorf("SES holds %d mails, want 1", n)
+	}
+	if logs := fn2.Logs.String(); !strings.Contains(logs, `"reason":"in_progress"`) || !strings.Contains(logs, `"reason":"already_sent"`) {
+		t.Errorf("the second instance's lines lack in_progress then already_sent:\n%s", logs)
 	}
 }

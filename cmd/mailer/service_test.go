@@ -216,6 +216,18 @@ func TestServiceConfig(t *testing.T) {
 			}
 		}
 	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"MAILER_SERVICE", "MAILER_SERVICE_CONCURRENCY", "MAILER_SERVICE_RATE", "MAILER_SERVICE_BATCH_PARALLEL"} {
+		if !strings.Contains(envDoc, "  "+v+" ") {
+			t.Errorf("mailer help does not document %s", v)
+		}
+		if !strings.Contains(string(readme), "| `"+v+"` |") {
+			t.Errorf("README's configuration table lacks %s", v)
+		}
+	}
 	// Every problem at once.
 	_, err = loadServiceConfig(envMap(map[string]string{"MAILER_SERVICE_RATE": "0", "MAILER_SERVICE_CONCURRENCY": "x", "MAILER_DELIVERY": "smtp"}))
 	for _, want := range []string{"MAILER_SERVICE_RATE", "MAILER_SERVICE_CONCURRENCY", "MAILER_DELIVERY"} {
