@@ -46,6 +46,8 @@ const (
 	benchQueueARN    = "arn:aws:sqs:" + standin.Region + ":111122223333:phenom-mailer-bench-send"
 	idempotencyTable = "phenom-mailer-bench-idempotency"
 	deliveryTable    = "phenom-mailer-bench-deliveries"
+	// sesMotos is how many moto_server processes answer SES, in turn.
+	sesMotos = 2
 )
 
 // SQSOptions says how much the SQS step runs.
@@ -140,7 +142,8 @@ type awsFront struct {
 	URL     string
 	service string
 	srv     *http.Server
-	rp      *httputil.ReverseProxy
+	rps     []*httputil.ReverseProxy // one per backend
+	route   func(*http.Request) int  // which backend takes a request
 	mu      sync.Mutex
 	phase   string
 	calls   map[string]map[string]int       // phase → op → count
@@ -148,26 +151,64 @@ type awsFront struct {
 	sends   []time.Time                     // SendEmail arrivals
 }
 
-func startFront(service, target string) (*awsFront, error) {
-	u, err := url.Parse(target)
-	if err != nil {
-		return nil, err
-	}
+func startFront(service string, targets []string, route func(*http.Request) int) (*awsFront, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	f := &awsFront{URL: "http://" + l.Addr().String(), service: service,
+	f := &awsFront{URL: "http://" + l.Addr().String(), service: service, route: route,
 		calls: map[string]map[string]int{}, times: map[string]map[string][]float64{}}
-	f.rp = httputil.NewSingleHostReverseProxy(u)
-	f.rp.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
-	f.rp.ErrorLog = log.New(io.Discard, "", 0)
-	if service == "SES" {
-		f.rp.ModifyResponse = raiseSendRate
+	for _, t := range targets {
+		u, err := url.Parse(t)
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		rp := httputil.NewSingleHostReverseProxy(u)
+		rp.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+		rp.ErrorLog = log.New(io.Discard, "", 0)
+		if service == "SES" {
+			rp.ModifyResponse = raiseSendRate
+		}
+		f.rps = append(f.rps, rp)
 	}
 	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second}
 	go f.srv.Serve(l)
 	return f, nil
+}
+
+// roundRobin spreads requests over n backends in turn.
+func roundRobin(n int) func(*http.Request) int {
+	var mu sync.Mutex
+	next := 0
+	return func(*http.Request) int {
+		mu.Lock()
+		defer mu.Unlock()
+		i := next
+		next = (next + 1) % n
+		return i
+	}
+}
+
+// byTable sends a DynamoDB request to the backend of its TableName (the
+// order of tables), the first when it names none of them.
+func byTable(tables ...string) func(*http.Request) int {
+	return func(r *http.Request) int {
+		b, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		if err != nil {
+			return 0
+		}
+		var in struct{ TableName string }
+		_ = json.Unmarshal(b, &in)
+		for i, t := range tables {
+			if in.TableName == t {
+				return i
+			}
+		}
+		return 0
+	}
 }
 
 func (f *awsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -187,7 +228,11 @@ func (f *awsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		io.WriteString(w, body)
 	} else {
-		f.rp.ServeHTTP(w, r)
+		i := 0
+		if f.route != nil {
+			i = f.route(r)
+		}
+		f.rps[i].ServeHTTP(w, r)
 	}
 	d := msOf(time.Since(t0))
 	f.mu.Lock()
@@ -277,9 +322,10 @@ func raiseSendRate(resp *http.Response) error {
 // sqsStack is the stand-ins of the SQS runs.
 type sqsStack struct {
 	kms *standin.KMS
-	// moto serves SES, motoDB DynamoDB: two moto_server processes, as SES
-	// and DynamoDB are two services that do not wait on each other.
-	moto, motoDB          *standin.Moto
+	// sesMotos serve SES, in turn; tableMotos DynamoDB, one moto_server
+	// per table: SES and DynamoDB answer one sender's concurrent calls side
+	// by side, where one moto_server takes them one after another.
+	sesMotos, tableMotos  []*standin.Moto
 	home                  string
 	slow                  []*standin.FaultProxy
 	ses, dynamo, kmsFront *awsFront
@@ -297,38 +343,56 @@ func startSQSStack(ctx context.Context, scratch string) (*sqsStack, error) {
 	if s.kms, err = standin.StartKMS(seed, filepath.Join(scratch, "kms-sqs")); err != nil {
 		return nil, err
 	}
-	if s.moto, err = standin.StartMoto(ctx, standin.MotoOptions{}); err != nil {
-		s.close()
-		return nil, err
-	}
-	if err := s.moto.CreateDKIMIdentity(ctx, "thephenom.app"); err != nil {
-		s.close()
-		return nil, err
-	}
-	if s.motoDB, err = standin.StartMoto(ctx, standin.MotoOptions{}); err != nil {
-		s.close()
-		return nil, err
-	}
-	if err := s.motoDB.CreateIdempotencyTable(ctx, idempotencyTable); err != nil {
-		s.close()
-		return nil, err
-	}
-	if err := s.motoDB.CreateDeliveryTable(ctx, deliveryTable); err != nil {
-		s.close()
-		return nil, err
-	}
-	front := func(service, target string, d time.Duration) (*awsFront, error) {
-		p, err := standin.StartFaultProxy(target, nil)
+	for i := 0; i < sesMotos; i++ {
+		m, err := standin.StartMoto(ctx, standin.MotoOptions{})
 		if err != nil {
+			s.close()
 			return nil, err
 		}
-		s.slow = append(s.slow, p)
-		p.Always(&standin.Fault{Kind: standin.Delay, Delay: d})
-		return startFront(service, p.URL)
+		s.sesMotos = append(s.sesMotos, m)
+		if err := m.CreateDKIMIdentity(ctx, "thephenom.app"); err != nil {
+			s.close()
+			return nil, err
+		}
 	}
-	if s.ses, err = front("SES", s.moto.URL, SESLatency); err == nil {
-		if s.dynamo, err = front("DynamoDB", s.motoDB.URL, DynamoLatency); err == nil {
-			s.kmsFront, err = front("KMS", s.kms.URL, KMSLatency)
+	for _, create := range []func(*standin.Moto) error{
+		func(m *standin.Moto) error { return m.CreateIdempotencyTable(ctx, idempotencyTable) },
+		func(m *standin.Moto) error { return m.CreateDeliveryTable(ctx, deliveryTable) },
+	} {
+		m, err := standin.StartMoto(ctx, standin.MotoOptions{})
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.tableMotos = append(s.tableMotos, m)
+		if err := create(m); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	front := func(service string, targets []string, d time.Duration, route func(*http.Request) int) (*awsFront, error) {
+		var slow []string
+		for _, t := range targets {
+			p, err := standin.StartFaultProxy(t, nil)
+			if err != nil {
+				return nil, err
+			}
+			s.slow = append(s.slow, p)
+			p.Always(&standin.Fault{Kind: standin.Delay, Delay: d})
+			slow = append(slow, p.URL)
+		}
+		return startFront(service, slow, route)
+	}
+	urls := func(ms []*standin.Moto) []string {
+		var u []string
+		for _, m := range ms {
+			u = append(u, m.URL)
+		}
+		return u
+	}
+	if s.ses, err = front("SES", urls(s.sesMotos), SESLatency, roundRobin(len(s.sesMotos))); err == nil {
+		if s.dynamo, err = front("DynamoDB", urls(s.tableMotos), DynamoLatency, byTable(idempotencyTable, deliveryTable)); err == nil {
+			s.kmsFront, err = front("KMS", []string{s.kms.URL}, KMSLatency, nil)
 		}
 	}
 	if err != nil {
@@ -336,6 +400,28 @@ func startSQSStack(ctx context.Context, scratch string) (*sqsStack, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// sentEmails counts the mails the SES moto_servers accepted.
+func (s *sqsStack) sentEmails() (int, error) {
+	n := 0
+	for _, m := range s.sesMotos {
+		mails, err := m.SentEmails()
+		if err != nil {
+			return 0, err
+		}
+		n += len(mails)
+	}
+	return n, nil
+}
+
+// pids are the moto_server processes of ms.
+func pids(ms []*standin.Moto) []int {
+	var p []int
+	for _, m := range ms {
+		p = append(p, motoPIDs(m.BackendURL)...)
+	}
+	return p
 }
 
 func (s *sqsStack) setPhase(p string) {
@@ -353,10 +439,8 @@ func (s *sqsStack) close() {
 	for _, p := range s.slow {
 		p.Close()
 	}
-	for _, m := range []*standin.Moto{s.moto, s.motoDB} {
-		if m != nil {
-			m.Close()
-		}
+	for _, m := range append(append([]*standin.Moto(nil), s.sesMotos...), s.tableMotos...) {
+		m.Close()
 	}
 	if s.kms != nil {
 		s.kms.Close()
@@ -594,9 +678,9 @@ func (r *Report) runSQS(ctx context.Context, scratch string) error {
 		return err
 	}
 	defer st.close()
-	sesMoto := motoPIDs(st.moto.BackendURL)
-	moto := append(append([]int(nil), sesMoto...), motoPIDs(st.motoDB.BackendURL)...)
-	if len(sesMoto) == 0 || len(moto) < 2 {
+	sesMoto := pids(st.sesMotos)
+	moto := append(append([]int(nil), sesMoto...), pids(st.tableMotos)...)
+	if len(sesMoto) < len(st.sesMotos) || len(moto) < len(st.sesMotos)+len(st.tableMotos) {
 		return errors.New("the moto_server processes were not found in /proc")
 	}
 
@@ -670,11 +754,9 @@ func (r *Report) runSQS(ctx context.Context, scratch string) error {
 
 	res.Calls, res.OverConcurrent, res.OverSerial = st.callFigures(len(res.Concurrent) + len(res.Serial))
 
-	mails, err := st.moto.SentEmails()
-	if err != nil {
+	if res.Mails, err = st.sentEmails(); err != nil {
 		return err
 	}
-	res.Mails = len(mails)
 	if res.Mails != bt.sent-bt.canned {
 		return fmt.Errorf("moto accepted %d mails, want %d (one per message not answered by the harness)", res.Mails, bt.sent-bt.canned)
 	}

@@ -74,7 +74,9 @@ func (r *Report) writeSQS(d *strings.Builder) {
 	w("under aws-lambda-rie, invoked with SQS events of %d send requests each (`BuildSQSEvent`: the records an event source mapping hands over on a first receive; ", BatchSize)
 	w("the bodies are internal/service's request JSON, `notice` with every field and `welcome` alternately, each to its own address, no idempotency key, so the message id is the key). ")
 	w("Settings: `%s`; the SES account's MaxSendRate is raised to %s/s at the stand-in so that only `MAILER_SERVICE_RATE` paces. ", strings.Join(settingsOf(s), "`, `"), trimFloat(benchMaxSendRate))
-	w("Every SES call (moto behind the stand-in's correcting proxy) is held %s and every DynamoDB call (the idempotency table and the delivery records, on a second moto_server: SES and DynamoDB are services that do not wait on each other) %s by fault proxies (internal/testenv/standin's FaultProxy), ", ms(msOf(SESLatency)), ms(msOf(DynamoLatency)))
+	w("SES is %d moto_server processes taking the calls in turn, each behind the stand-in's correcting proxy, and DynamoDB one moto_server per table (the idempotency table, the delivery records): ", sesMotos)
+	w("one moto_server is one Python process that answers its requests one after another, where SES and DynamoDB answer one sender's concurrent calls side by side. ")
+	w("Every SES call is held %s and every DynamoDB call %s by fault proxies (internal/testenv/standin's FaultProxy), ", ms(msOf(SESLatency)), ms(msOf(DynamoLatency)))
 	w("every KMS call %s (the service path makes none); a counting proxy in front of each names and times every call. ", ms(msOf(KMSLatency)))
 	w("Each batch's messages must all be sent (an empty `batchItemFailures`), and moto must hold one mail per message (checked).\n\n")
 	if s == nil || (len(s.Concurrent) == 0 && len(s.Pace) == 0) {
@@ -141,8 +143,8 @@ func (r *Report) writeSQS(d *strings.Builder) {
 	pair("Invoke round trip of a batch", func(b sqsBatch) float64 { return b.RoundTripMS }, "the Invoke request as its HTTP client saw it")
 	pair("a mail's own duration, median over the batches' mails", nil, "")
 	pair("the bootstrap's CPU per batch", func(b sqsBatch) float64 { return b.CPUMS }, "user + system time in /proc/PID/stat over the invocation (10 ms ticks)")
-	pair("moto_server's CPU per batch", func(b sqsBatch) float64 { return b.MotoCPUMS }, "likewise, for both moto_server processes (each one Python process)")
-	pair("· of which the SES moto_server's", func(b sqsBatch) float64 { return b.SESMotoCPU }, "the one that answers SendEmail")
+	pair("moto_server's CPU per batch", func(b sqsBatch) float64 { return b.MotoCPUMS }, "likewise, summed over every moto_server process")
+	pair("· of which SES's", func(b sqsBatch) float64 { return b.SESMotoCPU }, "the moto_servers that answer SendEmail")
 	pk, pks := kibSeries(peaks(s.Concurrent)), kibSeries(peaks(s.Serial))
 	plo, phi := pk.Range()
 	slo, shi := pks.Range()
@@ -221,7 +223,7 @@ func (r *Report) writeSQSFindings(d *strings.Builder) {
 		w(". ")
 	}
 	if perBatchCalls > 0 {
-		w("Each moto_server is one Python process whose requests take turns on its interpreter lock; the two used **%s of CPU per concurrent batch** (the SES one %s) for the %.0f calls they answer, %s a call, ",
+		w("Each moto_server is one Python process whose requests take turns on its interpreter lock; together they used **%s of CPU per concurrent batch** (SES's %s) for the %.0f calls they answer, %s a call, ",
 			ms(mc), ms(sm), perBatchCalls, ms(mc/perBatchCalls))
 		w("and %s per batch sent one at a time. ", ms(ms1))
 	}
