@@ -48,9 +48,7 @@ func newServer(ctx context.Context, getenv func(string) string, logger *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	// MAILER_SERVICE unset or false: not the send function. Anything else
-	// (true, or a value that is neither) loads and checks its configuration.
-	if on, perr := strconv.ParseBool(strings.TrimSpace(getenv("MAILER_SERVICE"))); on || perr != nil && strings.TrimSpace(getenv("MAILER_SERVICE")) != "" {
+	if serviceWanted(getenv) {
 		sc, err := loadServiceConfig(getenv)
 		if err != nil {
 			return nil, err
@@ -97,6 +95,15 @@ func newEventsHandler(ctx context.Context, dc DeliveryConfig, logger *slog.Logge
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
 	return &sesevents.Handler{Recorder: newDeliveryStore(awsCfg, dc), Logger: logger}, nil
+}
+
+// serviceWanted: MAILER_SERVICE is set and not false. Unset or false, this
+// is not the send function; true, or a value that is neither, loads (and
+// so checks) the service's configuration.
+func serviceWanted(getenv func(string) string) bool {
+	v := strings.TrimSpace(getenv("MAILER_SERVICE"))
+	on, err := strconv.ParseBool(v)
+	return on || err != nil && v != ""
 }
 
 // eventShape is which handler an invocation's event belongs to.

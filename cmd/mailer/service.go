@@ -27,8 +27,9 @@ import (
 
 // newServiceHandler wires the send service's handler from cfg: the same
 // renderer, sender, suppression look-up, idempotency table and delivery
-// record as the Cognito sender (newHandler), no decrypter, and with SES delivery the
-// pacer that holds the instance to its share of SES's send rate.
+// record as the Cognito sender (newHandler), no decrypter, and with SES
+// delivery the pacer that holds the instance to its share of SES's send
+// rate.
 func newServiceHandler(ctx context.Context, cfg ServiceConfig, awsCfg aws.Config, logger *slog.Logger) (*service.Handler, error) {
 	rend, err := render.New(templates.FS, cfg.RenderConfig.options())
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -284,4 +285,42 @@ func TestServerDispatch(t *testing.T) {
 	if _, err := newServer(context.Background(), envMap(map[string]string{"MAILER_SERVICE": "true", "MAILER_SERVICE_RATE": "-2"}), newLogger(&logs, env), &m); err == nil || !strings.Contains(err.Error(), "MAILER_SERVICE_RATE") {
 		t.Errorf("bad service configuration starts: %v", err)
 	}
+	for v, want := range map[string]bool{"": false, "false": false, "0": false, "FALSE": false, "true": true, "1": true, "T": true, "maybe": true} {
+		if got := serviceWanted(envMap(map[string]string{"MAILER_SERVICE": v})); got != want {
+			t.Errorf("MAILER_SERVICE=%q: service wanted %v", v, got)
+		}
+	}
+	if _, err := newServer(context.Background(), envMap(map[string]string{"MAILER_SERVICE": "maybe", "MAILER_DELIVERY_TABLE": "t"}), newLogger(&logs, env), &m); err == nil || !strings.Contains(err.Error(), "MAILER_SERVICE=") {
+		t.Errorf("MAILER_SERVICE=maybe starts: %v", err)
+	}
+}
+
+// FuzzHandleFuncURL: whatever the event, the function URL answers one of
+// its statuses with a JSON body, and never panics.
+func FuzzHandleFuncURL(f *testing.F) {
+	f.Add(urlEvent(f, "POST", service.Path, goodRequest, false))
+	f.Add(urlEvent(f, "POST", service.Path, base64.StdEncoding.EncodeToString([]byte(goodRequest)), true))
+	f.Add(urlEvent(f, "PUT", "/", "", false))
+	f.Add([]byte(`{"version":"2.0","requestContext":{"http":{"method":"POST","path":"/v1/send"},"authorizer":null},"body":"{}","isBase64Encoded":true}`))
+	f.Add([]byte(`[]`))
+	dir := filepath.Join(f.TempDir(), "maildir")
+	cfg, err := loadServiceConfig(envMap(map[string]string{"MAILER_DELIVERY": "maildir:" + dir}))
+	if err != nil {
+		f.Fatal(err)
+	}
+	h, err := newServiceHandler(context.Background(), cfg, aws.Config{}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, event []byte) {
+		resp := handleFuncURL(context.Background(), h, io.Discard, event)
+		switch resp.StatusCode {
+		case 200, 400, 404, 405, 409, 422, 429, 503:
+		default:
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		if !json.Valid([]byte(resp.Body)) || resp.Headers["Content-Type"] != "application/json" {
+			t.Fatalf("answer %v %q", resp.Headers, resp.Body)
+		}
+	})
 }
