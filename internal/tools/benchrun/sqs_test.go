@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -274,5 +275,28 @@ func TestBatchGaps(t *testing.T) {
 	within, between := BatchGaps(ms(0, 50, 100, 230, 280, 330), 3)
 	if len(within) != 4 || within.Median() != 50 || len(between) != 1 || between[0] != 130 {
 		t.Errorf("within %v, between %v", within, between)
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	rr := roundRobin(2)
+	if a, b, c := rr(nil), rr(nil), rr(nil); a != 0 || b != 1 || c != 0 {
+		t.Errorf("round robin: %d %d %d", a, b, c)
+	}
+	route := byTable(idempotencyTable, deliveryTable)
+	for body, want := range map[string]int{
+		`{"TableName":"` + deliveryTable + `","Item":{}}`:   1,
+		`{"TableName":"` + idempotencyTable + `","Key":{}}`: 0,
+		`{"TableName":"other"}`:                             0,
+		`not json`:                                          0,
+	} {
+		r, _ := http.NewRequest("POST", "http://127.0.0.1/", strings.NewReader(body))
+		if got := route(r); got != want {
+			t.Errorf("%s: backend %d, want %d", body, got, want)
+		}
+		// the body is still there for the backend
+		if b, _ := io.ReadAll(r.Body); string(b) != body {
+			t.Errorf("body after routing: %q", b)
+		}
 	}
 }
