@@ -78,7 +78,7 @@ func (r *Report) writeSQS(d *strings.Builder) {
 	w("one moto_server is one Python process that answers its requests one after another, where SES and DynamoDB answer one sender's concurrent calls side by side. ")
 	w("Every SES call is held %s and every DynamoDB call %s by fault proxies (internal/testenv/standin's FaultProxy), ", ms(msOf(SESLatency)), ms(msOf(DynamoLatency)))
 	w("every KMS call %s (the service path makes none); a counting proxy in front of each names and times every call. ", ms(msOf(KMSLatency)))
-	w("Each batch's messages must all be sent (an empty `batchItemFailures`), and moto must hold one mail per message (checked).\n\n")
+	w("Each batch's messages must all be sent (an empty `batchItemFailures`), and the SES moto_servers must hold one mail per message they were sent (checked).\n\n")
 	if s == nil || (len(s.Concurrent) == 0 && len(s.Pace) == 0) {
 		w("Not measured in this run")
 		for _, e := range r.Errors {
