@@ -4,7 +4,8 @@
 // build's split), checks the figures against the budget and writes
 // docs/benchmarks.md from what it measured (internal/tools/benchrun). It prints
 // every figure that misses the budget and by how much, and exits 1 then,
-// after writing the doc; 2 when a step failed.
+// after writing the doc; 2 when a step failed. With -only sqs it runs the
+// send queue's step alone and rewrites only that section of the doc.
 package main
 
 import (
@@ -39,9 +40,11 @@ func main() {
 		o.Go = g
 	}
 	flag.StringVar(&o.Go, "go", o.Go, "the go command")
-	skip := flag.String("skip", "", "comma-separated steps not to run (processes, go, profile), for working on the harness; the run then fails")
-	only := flag.String("only", "", "coldstart: run only the cold-start figures (inittrace, mailer invoke and the Node peer with and without injected latency), print them and write no doc")
+	skip := flag.String("skip", "", "comma-separated steps not to run (processes, sqs, go, profile), for working on the harness; the run then fails")
+	flag.StringVar(&o.Only, "only", "", "run one step alone: sqs (the send queue) replaces only its section of the doc, leaving the rest as it is; coldstart (inittrace, mailer invoke and the Node peer with and without injected latency) prints its figures and writes no doc")
 	flag.StringVar(&o.CompareBin, "compare", "", "with -only coldstart: an older mailer build to time interleaved with this tree's")
+	flag.IntVar(&o.SQS.Pairs, "sqs-pairs", o.SQS.Pairs, "timed pairs of SQS batches (10 messages sent concurrently, then one at a time)")
+	flag.IntVar(&o.SQS.CannedPairs, "sqs-canned-pairs", o.SQS.CannedPairs, "more pairs with SendEmail and the idempotency writes answered by the harness (moto out of the path)")
 	flag.Parse()
 	o.Skip = map[string]bool{}
 	for _, s := range strings.Split(*skip, ",") {
@@ -52,8 +55,8 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	switch *only {
-	case "":
+	switch o.Only {
+	case "", "sqs":
 	case "coldstart":
 		cs, err := benchrun.RunColdStart(ctx, o)
 		for _, l := range cs.Summary() {
@@ -65,7 +68,7 @@ func main() {
 		}
 		return
 	default:
-		fmt.Fprintf(os.Stderr, "benchdoc: -only %q: only coldstart is known\n", *only)
+		fmt.Fprintf(os.Stderr, "benchdoc: -only %q: sqs and coldstart are known\n", o.Only)
 		os.Exit(2)
 	}
 	rep, err := benchrun.Run(ctx, o)

@@ -19,6 +19,13 @@
 //     for each child's own peak resident set (%M); then the same pairs
 //     with KMSLatency and SESLatency injected into every call by fault
 //     proxies, to the first event handled;
+//   - the send queue (issue 12): the bootstrap under aws-lambda-rie with
+//     MAILER_SERVICE=true, invoked with SQS events of 10 send requests
+//     against moto (SES v2, DynamoDB) behind fault proxies holding every
+//     SES call SESLatency and every DynamoDB or KMS call DynamoLatency or
+//     KMSLatency: mails per second, billed time per mail with the batch
+//     sent concurrently against one at a time, the batch's peak memory,
+//     and the paced rate against MAILER_SERVICE_RATE (sqs.go);
 //   - the package initialisation of the Lambda binary (GODEBUG=inittrace=1,
 //     summed), this tree's against InitBaseline's, built in the same run;
 //   - the sizes of dist/bootstrap and dist/lambda.zip (make lambda).
@@ -72,14 +79,18 @@ type Options struct {
 	// ProfileOps is how many invocations the CPU profile covers.
 	ProfileOps int
 	Event      string // event file, relative to Root
-	// Skip names steps not to run ("processes", "go", "profile"), for
+	// Skip names steps not to run ("processes", "sqs", "go", "profile"), for
 	// working on the harness; their figures are then missing.
 	Skip map[string]bool
 	// CompareBin, for RunColdStart only: an older build of the mailer
 	// timed interleaved with this tree's.
 	CompareBin string
-	Budget     Budget
-	Log        io.Writer
+	// Only names the one step to run ("sqs"): its section of Out is
+	// replaced and the rest of the file is left as it is.
+	Only   string
+	SQS    SQSOptions
+	Budget Budget
+	Log    io.Writer
 }
 
 // DefaultOptions are make bench's.
@@ -88,8 +99,42 @@ func DefaultOptions(root string) Options {
 		Root: root, Out: "docs/benchmarks.md", Go: "go", Count: 5,
 		ColdRuns: 11, Warm: 20, PeerRuns: 15, MemRuns: 5, InitRuns: 21, ProfileOps: 1500,
 		Event:  filepath.Join(standin.EventsDir, "ForgotPassword.json"),
+		SQS:    DefaultSQSOptions,
 		Budget: DefaultBudget, Log: os.Stderr,
 	}
+}
+
+// runOnly runs the one step o.Only names and replaces its section of the
+// doc, leaving the rest of the file as it is.
+func (r *Report) runOnly(ctx context.Context, scratch string, logf func(string, ...any), fail func(string, error)) error {
+	o := r.Opts
+	if o.Only != "sqs" {
+		return fmt.Errorf("-only %q: the steps that can run alone are: sqs", o.Only)
+	}
+	logf("the send queue (SQS path) under aws-lambda-rie")
+	if err := r.runSQS(ctx, scratch); err != nil {
+		fail("SQS path", err)
+	}
+	r.LoadEnd = loadAverage()
+	r.Checks = r.sqsChecks(o.Budget)
+	out := o.Out
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(o.Root, out)
+	}
+	old, err := os.ReadFile(out)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	var sec strings.Builder
+	r.writeSQS(&sec)
+	if err := os.WriteFile(out, []byte(ReplaceSection(string(old), SQSHeading, sec.String(), SQSBefore)), 0o644); err != nil {
+		return err
+	}
+	logf("wrote the %q section of %s", SQSHeading, out)
+	if len(r.Errors) > 0 {
+		return errors.New(strings.Join(r.Errors, "; "))
+	}
+	return nil
 }
 
 // Report is everything measured.
@@ -135,6 +180,9 @@ type Report struct {
 
 	BootstrapSize, ZipSize int64
 
+	// SQS is the send queue's figures (issue 12), nil when not measured.
+	SQS *SQSResult
+
 	Errors []string // steps that failed; the doc lists them
 	Checks []Check
 }
@@ -157,6 +205,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer os.RemoveAll(scratch)
 
+	if o.Only != "" {
+		return r, r.runOnly(ctx, scratch, logf, fail)
+	}
+
 	// Sizes of the Lambda artifacts (make lambda builds them first).
 	if r.BootstrapSize, err = fileSize(filepath.Join(o.Root, "dist", "bootstrap")); err != nil {
 		fail("binary size (run make lambda)", err)
@@ -165,7 +217,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		fail("zip size (run make lambda)", err)
 	}
 
-	for _, s := range []string{"processes", "go", "profile"} {
+	for _, s := range []string{"processes", "sqs", "go", "profile"} {
 		if o.Skip[s] {
 			fail(s, errors.New("skipped (-skip)"))
 		}
@@ -174,6 +226,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		logf("whole processes against the stand-ins")
 		if err := r.runProcesses(ctx, scratch); err != nil {
 			fail("process runs", err)
+		}
+	}
+	if !o.Skip["sqs"] {
+		logf("the send queue (SQS path) under aws-lambda-rie")
+		if err := r.runSQS(ctx, scratch); err != nil {
+			fail("SQS path", err)
 		}
 	}
 	if !o.Skip["go"] {
@@ -496,7 +554,7 @@ func (r *Report) check(b Budget) []Check {
 		ratio = mm.Median() / pm.Median()
 	}
 	add("mailer ÷ Node peer, peak memory", ratio, len(mm) > 0 && len(pm) > 0, b.PeerMemoryRatio, "×", false)
-	return cs
+	return append(cs, r.sqsChecks(b)...)
 }
 
 func hasZero(s Series) bool {

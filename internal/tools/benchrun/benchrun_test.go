@@ -163,6 +163,7 @@ func TestReportMarkdown(t *testing.T) {
 		InitBefore: []InitTrace{{TotalMS: 26, SchemasMS: 9, Packages: 480}},
 		InitAfter:  []InitTrace{{TotalMS: 12, SchemasMS: 4, Packages: 440, ByPackage: map[string]float64{"github.com/aws/aws-sdk-go-v2/service/kms/schemas": 4, "runtime": 0.5}}},
 		ZipSize:    8 << 20, BootstrapSize: 30 << 20,
+		SQS: sqsResult(),
 	}
 	r.Checks = r.check(DefaultBudget)
 	md := r.Markdown()
@@ -177,6 +178,13 @@ func TestReportMarkdown(t *testing.T) {
 		"| Lambda binary's package initialisation, this tree ÷ " + InitBaseline + " (GODEBUG=inittrace=1, summed, median) | 0.46× | ≤ 0.50× | within budget |",
 		"| github.com/aws/aws-sdk-go-v2/service/kms/schemas | 4.00 ms |\n| runtime | 500 µs |",
 		"Every figure is within budget.",
+		"| SQS path: billed time per mail, a batch of 10 sent concurrently ÷ one at a time (RIE's REPORT Billed Duration, medians) | 0.17× | ≤ 0.25× | within budget |",
+		"| SQS path: peak memory of a batch of 10 sent concurrently (the bootstrap's VmHWM, median) | 30 MiB | ≤ 64 MiB | within budget |",
+		"| SQS path: paced send rate of one instance off its share, MAILER_SERVICE_RATE=14 over MAILER_SERVICE_CONCURRENCY=2 = 7/s | 0.00 % | ≤ 10 % | within budget |",
+		"| SQS path: paced send rate of one instance off its share, MAILER_SERVICE_RATE=20 over MAILER_SERVICE_CONCURRENCY=1 = 20/s | 0 % | ≤ 10 % | within budget |",
+		"| 20/s | 1 | 20/s | 0 | **20.00/s** | 0.0% | 50.0 ms | 50.0 ms |",
+		"| **mails per second**, one instance invoked back to back | **91** | 16.4 |",
+		"| SES SendEmail | 1.00 | 20.0 ms | 3.00 ms | 1.00 ms |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the doc lacks %q", want)
@@ -193,9 +201,29 @@ func TestReportMarkdown(t *testing.T) {
 	if len(over) != 1 || !strings.Contains(over[0], "short by 2× (40%)") {
 		t.Errorf("over budget: %v", over)
 	}
-	if md := r.Markdown(); !strings.Contains(md, "1 of 10 figures miss the budget") {
+	if md := r.Markdown(); !strings.Contains(md, "1 of 14 figures miss the budget") {
 		t.Error("the doc does not say a figure misses the budget")
 	}
+}
+
+// sqsResult is an SQS step's result within budget.
+func sqsResult() *SQSResult {
+	s := &SQSResult{Date: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC), Options: DefaultSQSOptions,
+		Calls:          map[string]float64{"SES SendEmail": 1, "DynamoDB PutItem": 1},
+		OverConcurrent: map[string]float64{"SES SendEmail": 3, "DynamoDB PutItem": 2},
+		OverSerial:     map[string]float64{"SES SendEmail": 1, "DynamoDB PutItem": 0.5}}
+	for i := 0; i < 3; i++ {
+		s.Concurrent = append(s.Concurrent, sqsBatch{RoundTripMS: 110, Report: LambdaReport{BilledMS: 100}, PeakKiB: 30 << 10})
+		s.Serial = append(s.Serial, sqsBatch{RoundTripMS: 610, Report: LambdaReport{BilledMS: 600}, PeakKiB: 25 << 10})
+	}
+	for _, ps := range s.Options.Pace {
+		p := paceRun{PaceSetting: ps}
+		for i := 0; i < ps.Batches*BatchSize; i++ {
+			p.Sends = append(p.Sends, time.Duration(float64(i)/ps.PerInstance()*float64(time.Second)))
+		}
+		s.Pace = append(s.Pace, p)
+	}
+	return s
 }
 
 func TestParseInitTrace(t *testing.T) {

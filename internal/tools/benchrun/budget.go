@@ -93,6 +93,16 @@ type Budget struct {
 	// InitRatio: the Lambda binary's package initialisation over
 	// InitBaseline's (issue 13)
 	InitRatio float64
+	// SQSParallelRatio: billed time per mail of a send-queue batch sent
+	// concurrently (MAILER_SERVICE_BATCH_PARALLEL=10) over one at a time
+	// (=1) (issue 12)
+	SQSParallelRatio float64
+	// SQSBatchPeakMiB: the bootstrap's peak resident set during a batch of
+	// 10 sent concurrently (issue 12)
+	SQSBatchPeakMiB float64
+	// SQSPaceErrorPct: how far the paced send rate may be from
+	// MAILER_SERVICE_RATE, in percent of it (issue 12)
+	SQSPaceErrorPct float64
 }
 
 // DefaultBudget is the budget make bench enforces.
@@ -106,4 +116,7 @@ var DefaultBudget = Budget{
 	PeerMemoryRatio:  0.5,
 	LatencySpeedup:   6,
 	InitRatio:        0.5,
+	SQSParallelRatio: 0.25,
+	SQSBatchPeakMiB:  64,
+	SQSPaceErrorPct:  10,
 }

@@ -176,6 +176,8 @@ func (r *Report) Markdown() string {
 		w("\n")
 	}
 
+	r.writeSQS(&d)
+
 	// Peer
 	w("## The Node peer\n\n")
 	w("`%s` is what a team would otherwise deploy: AWS's documented Node.js sample for the custom email sender trigger ", r.PeerScript)
@@ -246,7 +248,8 @@ func (r *Report) Markdown() string {
 	w("`make bench` (needs moto_server; `make deps` installs aws-lambda-rie, GNU time and the npm packages). ")
 	w("It runs `make lambda`, then `go run ./tools/benchdoc`, which prints any figure over budget and exits non-zero after writing this file. ")
 	w("Runs: %d cold starts under RIE with %d warm invocations each; %d timed pairs of whole processes (mailer invoke, Node peer) and %d more under GNU time; ", o.ColdRuns, o.Warm, o.PeerRuns, o.MemRuns)
-	w("each Go benchmark %d times; a CPU profile over %d invocations. ", o.Count, o.ProfileOps)
+	w("each Go benchmark %d times; a CPU profile over %d invocations; ", o.Count, o.ProfileOps)
+	w("on the send queue, %d pairs of SQS batches of %d (concurrent, one at a time), %d more with moto out of the path, and %d pacing runs (`go run ./tools/benchdoc -only sqs` runs these alone). ", o.SQS.Pairs, BatchSize, o.SQS.CannedPairs, len(o.SQS.Pace))
 	w("Figures from the stand-ins include their latency (moto is a single Python process); the budget's own-work figure excludes it.\n")
 	return d.String()
 }
