@@ -4,9 +4,10 @@
 // configured rate, so that the function's maximum concurrency times the
 // per-instance rate never passes what SES allows.
 //
-// Pacing is a token bucket (golang.org/x/time/rate) with a burst of 1: a
-// Wait returns when the next send may start. SES throttling that still
-// happens (another sender on the account) is the caller's to retry.
+// Pacing is a sliding window (window.go): a Wait returns when the next send
+// may start without more than rate × 1 s sends in any second. SES
+// throttling that still happens (another sender on the account) is the
+// caller's to retry.
 package pace
 
 import (
@@ -20,7 +21,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	"golang.org/x/time/rate"
 )
 
 // QuotaSource tells the account's maximum send rate, in mails per second.
@@ -73,9 +73,9 @@ type Pacer struct {
 	cap         float64 // +Inf when no cap
 	logger      *slog.Logger
 
-	once    sync.Once
-	rate    float64
-	limiter *rate.Limiter
+	once   sync.Once
+	rate   float64
+	window *window
 }
 
 // New returns a Pacer for one of concurrency instances sharing the
@@ -126,16 +126,16 @@ func (p *Pacer) resolve(ctx context.Context) {
 				slog.String("error", qerr.Error()), slog.Float64("account_rate", total), slog.Int("concurrency", p.concurrency))
 		}
 		p.rate = total / float64(p.concurrency)
-		p.limiter = rate.NewLimiter(rate.Limit(p.rate), 1)
+		p.window = newWindow(p.rate)
 	})
 }
 
 // Wait blocks until the next send may start, or returns an error when ctx
-// ends first or its deadline comes before the turn (then nothing is
-// taken from the bucket).
+// ends first or its deadline comes before the turn (then no turn is
+// taken).
 func (p *Pacer) Wait(ctx context.Context) error {
 	p.resolve(ctx)
-	if err := p.limiter.Wait(ctx); err != nil {
+	if err := p.window.wait(ctx); err != nil {
 		return fmt.Errorf("pace: %w", err)
 	}
 	return nil
