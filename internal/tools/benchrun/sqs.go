@@ -936,8 +936,13 @@ func Throughput(bs []sqsBatch) float64 {
 	return float64(len(bs)*BatchSize) / (t / 1000)
 }
 
-// PaceRate is the rate the sends arrived at: (n−1) over the time from the
-// first to the last arrival; 0 for fewer than two.
+// PaceRate is the rate the sends arrived at: the arrivals in the whole
+// seconds from the first one, over those seconds; under a second of
+// arrivals, (n−1) over the time from the first to the last; 0 for fewer
+// than two. Whole seconds, because the pacer holds a count per second
+// (internal/pace): its sends bunch at the start of a second and wait at
+// its end, and (n−1) over first-to-last would count a last second's burst
+// without its wait.
 func PaceRate(arrivals []time.Duration) float64 {
 	if len(arrivals) < 2 {
 		return 0
@@ -948,7 +953,17 @@ func PaceRate(arrivals []time.Duration) float64 {
 	if span <= 0 {
 		return 0
 	}
-	return float64(len(s)-1) / span.Seconds()
+	secs := span.Truncate(time.Second)
+	if secs == 0 {
+		return float64(len(s)-1) / span.Seconds()
+	}
+	n := 0
+	for _, a := range s {
+		if a-s[0] < secs {
+			n++
+		}
+	}
+	return float64(n) / secs.Seconds()
 }
 
 // MaxInWindow is the most arrivals within any window w.

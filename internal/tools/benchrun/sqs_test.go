@@ -177,6 +177,17 @@ func TestPaceRate(t *testing.T) {
 	if n := MaxInWindow(a, time.Second); n != 20 {
 		t.Errorf("MaxInWindow = %d, want 20", n)
 	}
+	// Bunched at the start of each second, 20 a second for 3 s and the
+	// last burst without its wait: still 20, not 55/2.3.
+	var b []time.Duration
+	for sec := 0; sec < 4; sec++ {
+		for i := 0; i < 20 && !(sec == 3 && i >= 15); i++ {
+			b = append(b, time.Duration(sec)*time.Second+time.Duration(i)*15*time.Millisecond)
+		}
+	}
+	if r := PaceRate(b); r != 20 {
+		t.Errorf("PaceRate of bunched sends = %v, want 20", r)
+	}
 	if PaceRate(a[:1]) != 0 || PaceRate([]time.Duration{0, 0}) != 0 {
 		t.Error("a rate from fewer than two distinct arrivals")
 	}

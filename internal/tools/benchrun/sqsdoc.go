@@ -169,8 +169,8 @@ func (r *Report) writeSQS(d *strings.Builder) {
 	r.writeSQSFindings(d)
 
 	w("**Pacing.** Each pacing run is a fresh RIE with `MAILER_SERVICE_RATE` and `MAILER_SERVICE_CONCURRENCY` as below (one instance may send their quotient a second), `PARALLEL=10`, ")
-	w("sending batches back to back after one untimed batch and a second's pause; the pacer (internal/pace) is a token bucket with a burst of 1. ")
-	w("The rate is (n − 1) over the time from the first SendEmail's arrival at the SES stand-in to the last; ")
+	w("sending batches back to back after one untimed batch and a second's pause; the pacer (internal/pace) lets at most floor(share) sends start in any second, half a turn apart. ")
+	w("The rate is the SendEmail arrivals at the SES stand-in in the whole seconds from the first, over those seconds (the pacer's sends bunch at a second's start and wait at its end); ")
 	w("the intervals between arrivals are split into those within a batch and those from a batch's last send to the next batch's first.\n\n")
 	w("| MAILER_SERVICE_RATE | CONCURRENCY | one instance's share | batches | **measured rate** | off the share | interval within a batch, median | last → next batch's first, median | most in any one second |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range s.Pace {
@@ -256,8 +256,7 @@ func (r *Report) writePaceFindings(d *strings.Builder) {
 			trimFloat(want), pr, ms(within.Median()), ms(step), ms(between.Median()))
 		idle := batchSeries(p.Batches[1:], func(b sqsBatch) float64 { return b.IdleMS }).Median()
 		fmt.Fprintf(d, "That gap is the pipeline, not the pacer: the last mail's SendEmail and idempotency update, the invocation's end, the next's start (this harness takes %s from one answer to the next Invoke), then the next batch's claim and suppression check before its first send. ", ms(idle))
-		fmt.Fprintf(d, "A bucket with a burst of 1 keeps no token for the time lost, so each batch of %d costs %s instead of %s; ", BatchSize, ms(float64(BatchSize-1)*within.Median()+between.Median()), ms(float64(BatchSize)*step))
-		fmt.Fprintf(d, "the shorter the share's interval, the larger the share of the gap (at %s/s it is %.0f%% of a batch's time).\n\n", trimFloat(want), 100*(between.Median()-step)/(float64(BatchSize-1)*within.Median()+between.Median()))
+		fmt.Fprintf(d, "Each batch of %d costs %s against the share's %s.\n\n", BatchSize, ms(float64(BatchSize-1)*within.Median()+between.Median()), ms(float64(BatchSize)*step))
 	}
 }
 
