@@ -180,7 +180,7 @@ func TestReportMarkdown(t *testing.T) {
 		"Every figure is within budget.",
 		"| SQS path: billed time per mail, a batch of 10 sent concurrently ÷ one at a time (RIE's REPORT Billed Duration, medians) | 0.17× | ≤ 0.25× | within budget |",
 		"| SQS path: peak memory of a batch of 10 sent concurrently (the bootstrap's VmHWM, median) | 30 MiB | ≤ 64 MiB | within budget |",
-		"| SQS path: paced send rate of one instance off its share, MAILER_SERVICE_RATE=14 over MAILER_SERVICE_CONCURRENCY=2 = 7/s | 0.00 % | ≤ 10 % | within budget |",
+		"| SQS path: paced send rate of one instance off its share, MAILER_SERVICE_RATE=14 over MAILER_SERVICE_CONCURRENCY=2 = 7/s | 0 % | ≤ 10 % | within budget |",
 		"| SQS path: paced send rate of one instance off its share, MAILER_SERVICE_RATE=20 over MAILER_SERVICE_CONCURRENCY=1 = 20/s | 0 % | ≤ 10 % | within budget |",
 		"| 20/s | 1 | 20/s | 0 | **20.00/s** | 0.0% | 50.0 ms | 50.0 ms |",
 		"| **mails per second**, one instance invoked back to back | **91** | 16.4 |",
