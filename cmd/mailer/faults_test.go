@@ -33,10 +33,12 @@ func newFaultStack(t testing.TB, withTable bool, extra map[string]string) *fault
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fs.kms.Close() })
-	// The scripted SES faults are for the identity check and the send: the
-	// suppression look-up, which runs concurrently, passes (its own faults
-	// are tested in suppression_test.go).
-	if fs.ses, err = standin.StartFaultProxy(motoStandin.URL, notSuppressionLookup); err != nil {
+	// The scripted SES faults are for the send (SendEmail) alone: the DKIM
+	// check starts during the setup (cognito.Handler.Warm), so its request
+	// and a cancelled one of an earlier invocation's may reach the proxy
+	// in any order, and the suppression look-up runs concurrently (their
+	// own faults are tested in suppression_test.go).
+	if fs.ses, err = standin.StartFaultProxy(motoStandin.URL, isSendEmail); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fs.ses.Close() })

@@ -47,7 +47,7 @@ func TestLogAudit(t *testing.T) {
 	run1(edit(func(ev map[string]any) { ev["request"].(map[string]any)["code"] = "not base64 836251" }))
 	run1([]byte(`{"broken json 836251 qa+reset@thephenom.app`))
 	// SES refuses the recipient and quotes it, as SES does in MessageRejected.
-	fs.ses.Queue(standin.Fault{Kind: standin.Pass}, standin.Fault{Kind: standin.Status, Status: 400,
+	fs.ses.Queue(standin.Fault{Kind: standin.Status, Status: 400,
 		Body: `{"__type":"MessageRejected","message":"Email address is not verified. The following identities failed the check in region US-EAST-1: qa+reset@thephenom.app"}`})
 	run1(marshal(t, readEvent(t, "ForgotPassword")))
 	// Faults past the deadline on both services.
