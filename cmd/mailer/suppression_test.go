@@ -26,7 +26,6 @@ func isSuppressionLookup(r *http.Request) bool {
 	return strings.HasPrefix(r.URL.Path, "/v2/email/suppression/")
 }
 
-
 func isSendEmail(r *http.Request) bool {
 	return r.Method == http.MethodPost && r.URL.Path == "/v2/email/outbound-emails"
 }
