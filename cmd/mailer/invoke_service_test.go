@@ -31,27 +31,6 @@ func readServiceEvent(t *testing.T, name string) []byte {
 	return b
 }
 
-// invokeRaw runs `mailer invoke --event -` and returns its one stdout
-// line, the exit code and stderr.
-func invokeRaw(t *testing.T, event []byte) (line []byte, exit int, logs string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"invoke", "--event", "-"}, os.Getenv, bytes.NewReader(event), &stdout, &stderr)
-	var ee *exitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		exit = ee.Code
-	default:
-		t.Fatalf("invoke: %v; stderr: %s", err, stderr.String())
-	}
-	out := bytes.TrimSpace(stdout.Bytes())
-	if bytes.Count(out, []byte("\n")) != 0 || !json.Valid(out) {
-		t.Fatalf("stdout is not one JSON line (exit %d): %q; stderr: %s", exit, out, stderr.String())
-	}
-	return out, exit, stderr.String()
-}
-
 // invokeServiceStack is the send function's environment against moto, with the
 // idempotency table, and SES behind a proxy that can throttle the sends.
 func invokeServiceStack(t *testing.T) *standin.FaultProxy {

@@ -168,8 +168,19 @@ func handlerFromEnv(t testing.TB) *cognito.Handler {
 	return h
 }
 
-// invoke runs `mailer invoke` in process on event JSON.
+// invoke runs `mailer invoke` in process on a Cognito event's JSON.
 func invoke(t *testing.T, event []byte) (res cognito.Result, exit int, logs string) {
+	t.Helper()
+	line, exit, logs := invokeRaw(t, event)
+	if err := json.Unmarshal(line, &res); err != nil {
+		t.Fatalf("stdout is not a JSON outcome (%v); exit %d; stderr: %s", err, exit, logs)
+	}
+	return res, exit, logs
+}
+
+// invokeRaw runs `mailer invoke --event -` and returns its one stdout
+// line, the exit code and stderr.
+func invokeRaw(t *testing.T, event []byte) (line []byte, exit int, logs string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"invoke", "--event", "-"}, os.Getenv, bytes.NewReader(event), &stdout, &stderr)
@@ -179,15 +190,13 @@ func invoke(t *testing.T, event []byte) (res cognito.Result, exit int, logs stri
 	case errors.As(err, &ee):
 		exit = ee.Code
 	default:
-		t.Fatalf("invoke: %v", err)
+		t.Fatalf("invoke: %v; stderr: %s", err, stderr.String())
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		t.Fatalf("stdout is not one JSON outcome line (%v); exit %d; stderr: %s", err, exit, stderr.String())
+	out := bytes.TrimSpace(stdout.Bytes())
+	if bytes.Count(out, []byte("\n")) != 0 || !json.Valid(out) {
+		t.Fatalf("stdout is not one JSON line (exit %d): %q; stderr: %s", exit, out, stderr.String())
 	}
-	if strings.Count(strings.TrimSpace(stdout.String()), "\n") != 0 {
-		t.Errorf("stdout has more than one line")
-	}
-	return res, exit, stderr.String()
+	return out, exit, stderr.String()
 }
 
 func readEvent(t testing.TB, trigger string) map[string]any {
