@@ -477,9 +477,10 @@ func (r *Report) rieSeries(f func(rieRun) []float64) Series {
 	return s
 }
 
-func series(runs []procRun, f func(procRun) float64) Series {
+// series is f of each of xs (process runs, SQS batches).
+func series[T any](xs []T, f func(T) float64) Series {
 	var s Series
-	for _, x := range runs {
+	for _, x := range xs {
 		s = append(s, f(x))
 	}
 	return s

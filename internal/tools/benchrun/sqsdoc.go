@@ -127,7 +127,7 @@ func (r *Report) writeSQS(d *strings.Builder) {
 			}
 			how = "the `duration_ms` of the mailer's `service mail` log line: the request decoded → its outcome"
 		} else {
-			c, se = batchSeries(s.Concurrent, f), batchSeries(s.Serial, f)
+			c, se = series(s.Concurrent, f), series(s.Serial, f)
 		}
 		clo, chi := c.Range()
 		slo, shi := se.Range()
@@ -193,7 +193,7 @@ func (r *Report) writeSQS(d *strings.Builder) {
 func (r *Report) writeSQSFindings(d *strings.Builder) {
 	s := r.SQS
 	se := perMail(s.Serial).Median()
-	cb := batchSeries(s.Concurrent, func(b sqsBatch) float64 { return b.Report.BilledMS }).Median()
+	cb := series(s.Concurrent, func(b sqsBatch) float64 { return b.Report.BilledMS }).Median()
 	if cb == 0 || se == 0 {
 		return
 	}
@@ -207,11 +207,11 @@ func (r *Report) writeSQSFindings(d *strings.Builder) {
 		}
 	}
 	answers := se - chain
-	mc := batchSeries(s.Concurrent, func(b sqsBatch) float64 { return b.MotoCPUMS }).Median()
-	ms1 := batchSeries(s.Serial, func(b sqsBatch) float64 { return b.MotoCPUMS }).Median()
-	bc := batchSeries(s.Concurrent, func(b sqsBatch) float64 { return b.CPUMS }).Median()
+	mc := series(s.Concurrent, func(b sqsBatch) float64 { return b.MotoCPUMS }).Median()
+	ms1 := series(s.Serial, func(b sqsBatch) float64 { return b.MotoCPUMS }).Median()
+	bc := series(s.Concurrent, func(b sqsBatch) float64 { return b.CPUMS }).Median()
 	queue := cb - chain - answers
-	sm := batchSeries(s.Concurrent, func(b sqsBatch) float64 { return b.SESMotoCPU }).Median()
+	sm := series(s.Concurrent, func(b sqsBatch) float64 { return b.SESMotoCPU }).Median()
 	w("**Where a concurrent batch's time goes.** One mail's calls, one after another, wait **%s** in injected latency; ", ms(chain))
 	w("sent one at a time, a mail is billed %s, so its own answers (moto's, the proxies', the mailer's work) add %s. ", ms(se), ms(answers))
 	w("A batch of 10 sent concurrently is billed **%s** (median): that chain and one mail's answers, plus **%s** of waiting in turn. ", ms(cb), ms(queue))
@@ -254,7 +254,7 @@ func (r *Report) writePaceFindings(d *strings.Builder) {
 		step := 1000 / want
 		fmt.Fprintf(d, "**At %s/s the rate falls short of its share** (%.2f/s): within a batch the sends are %s apart (the share's %s), but from a batch's last send to the next batch's first %s pass. ",
 			trimFloat(want), pr, ms(within.Median()), ms(step), ms(between.Median()))
-		idle := batchSeries(p.Batches[1:], func(b sqsBatch) float64 { return b.IdleMS }).Median()
+		idle := series(p.Batches[1:], func(b sqsBatch) float64 { return b.IdleMS }).Median()
 		fmt.Fprintf(d, "That gap is the pipeline, not the pacer: the last mail's SendEmail and idempotency update, the invocation's end, the next's start (this harness takes %s from one answer to the next Invoke), then the next batch's claim and suppression check before its first send. ", ms(idle))
 		fmt.Fprintf(d, "Each batch of %d costs %s against the share's %s.\n\n", BatchSize, ms(float64(BatchSize-1)*within.Median()+between.Median()), ms(float64(BatchSize)*step))
 	}
@@ -281,14 +281,6 @@ func mailSeries(bs []sqsBatch) Series {
 	var s Series
 	for _, b := range bs {
 		s = append(s, b.MailMS...)
-	}
-	return s
-}
-
-func batchSeries(bs []sqsBatch, f func(sqsBatch) float64) Series {
-	var s Series
-	for _, b := range bs {
-		s = append(s, f(b))
 	}
 	return s
 }
