@@ -313,12 +313,18 @@ func checkRecipients(addrs []string) *sesRefusal {
 // verified ... or from a domain that has been verified" is: the address or
 // its domain exists as an identity. auth is the caller's Authorization
 // header, which moto reads to route the look-up to SES.
+//
+// The domain is asked first: senders are nearly always in a verified
+// domain (the mailer's are), so one look-up answers, where asking for the
+// address first cost every send a second round trip to moto (about 3 ms
+// of the stand-in's own time on each SendEmail). The answer is the same
+// either way.
 func (m *Moto) verifiedSender(ctx context.Context, auth, addr string) (bool, error) {
 	at := strings.LastIndexByte(addr, '@')
 	if at < 0 {
 		return false, nil
 	}
-	for _, id := range []string{addr, strings.ToLower(addr[at+1:])} {
+	for _, id := range []string{strings.ToLower(addr[at+1:]), addr} {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.BackendURL+"/v2/email/identities/"+url.PathEscape(id), nil)
 		if err != nil {
 			return false, err
