@@ -170,13 +170,18 @@ type Report struct {
 	Peer      []procRun // timed Node peer runs
 	InvokeLat []procRun // mailer invoke with KMSLatency and SESLatency injected
 	PeerLat   []procRun // the Node peer likewise
-	// package initialisation of the Lambda binary: InitBaseline's, this tree's
-	InitBefore, InitAfter []InitTrace
-	InvokeMem             []int64 // KiB
-	PeerMem               []int64 // KiB
-	MotoMails             int     // mails moto accepted during the process runs
-	WantMails             int
-	PeerScript            string
+	// package initialisation of the Lambda binary: InitBaseline's, this
+	// tree's, and InitFloorPackage's (the libraries alone)
+	InitBefore, InitAfter, InitFloor []InitTrace
+	// FloorIdentity, FloorSend: GetEmailIdentity and SendEmail through the
+	// slow SES stand-in from a warm client (stack.sesFloor), the two calls
+	// a cold first event waits for one after the other
+	FloorIdentity, FloorSend Series
+	InvokeMem                []int64 // KiB
+	PeerMem                  []int64 // KiB
+	MotoMails                int     // mails moto accepted during the process runs
+	WantMails                int
+	PeerScript               string
 
 	BootstrapSize, ZipSize int64
 
@@ -370,16 +375,12 @@ func (r *Report) runProcesses(ctx context.Context, scratch string) error {
 	if err := buildBaseline(ctx, o.Go, o.Root, scratch, base, o.Log); err != nil {
 		return fmt.Errorf("the baseline %s: %w", InitBaseline, err)
 	}
-	for i := 0; i < o.InitRuns; i++ {
-		b, err := runInitTrace(ctx, base, 1)
-		if err != nil {
-			return err
-		}
-		a, err := runInitTrace(ctx, bin, 1)
-		if err != nil {
-			return err
-		}
-		r.InitBefore, r.InitAfter = append(r.InitBefore, b...), append(r.InitAfter, a...)
+	floor := filepath.Join(scratch, "initfloor")
+	if err := buildInitFloor(ctx, o.Go, o.Root, floor, o.Log); err != nil {
+		return err
+	}
+	if r.InitBefore, r.InitAfter, r.InitFloor, err = runInitTraces(ctx, o.InitRuns, base, bin, floor); err != nil {
+		return err
 	}
 	stamp := filepath.Join(scratch, "execstamp")
 	if _, err := goTool(ctx, o.Go, o.Root, append(os.Environ(), "CGO_ENABLED=0"), o.Log, "build", "-o", stamp, "./internal/tools/benchrun/execstamp"); err != nil {
@@ -447,6 +448,9 @@ func (r *Report) runProcesses(ctx context.Context, scratch string) error {
 			return fmt.Errorf("with injected latency: %w", err)
 		}
 		r.InvokeLat, r.PeerLat = append(r.InvokeLat, m), append(r.PeerLat, p)
+	}
+	if r.FloorIdentity, r.FloorSend, err = st.sesFloor(ctx, o.PeerRuns); err != nil {
+		return fmt.Errorf("the SES stand-in's floor: %w", err)
 	}
 	for i := 0; i < o.PeerRuns; i++ {
 		h, err := runProc(ctx, []string{bin, "help"}, st.mailerEnv(), o.Root, "", "", scratch)

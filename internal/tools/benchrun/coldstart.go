@@ -24,9 +24,10 @@ type ColdStart struct {
 	// CPU, OldCPU: user + system CPU time of each mailer invoke process
 	// (without latency), steadier than wall time on a busy machine.
 	CPU, OldCPU Series
-	// InitAfter, InitBefore: summed package initialisation (inittrace) of
-	// this tree's Lambda binary and InitBaseline's.
-	InitAfter, InitBefore []InitTrace
+	// InitAfter, InitBefore, InitFloor: summed package initialisation
+	// (inittrace) of this tree's Lambda binary, InitBaseline's and
+	// InitFloorPackage's.
+	InitAfter, InitBefore, InitFloor []InitTrace
 	// Stages: the new binary's stage timings (the outcome's stages), with
 	// latency injected, by name.
 	Stages map[string]Series
@@ -55,16 +56,12 @@ func RunColdStart(ctx context.Context, o Options) (*ColdStart, error) {
 		if err := buildBaseline(ctx, o.Go, o.Root, scratch, base, o.Log); err != nil {
 			return cs, fmt.Errorf("the baseline %s: %w", InitBaseline, err)
 		}
-		for i := 0; i < o.InitRuns; i++ {
-			b, err := runInitTrace(ctx, base, 1)
-			if err != nil {
-				return cs, err
-			}
-			a, err := runInitTrace(ctx, bin, 1)
-			if err != nil {
-				return cs, err
-			}
-			cs.InitBefore, cs.InitAfter = append(cs.InitBefore, b...), append(cs.InitAfter, a...)
+		floor := filepath.Join(scratch, "initfloor")
+		if err := buildInitFloor(ctx, o.Go, o.Root, floor, o.Log); err != nil {
+			return cs, err
+		}
+		if cs.InitBefore, cs.InitAfter, cs.InitFloor, err = runInitTraces(ctx, o.InitRuns, base, bin, floor); err != nil {
+			return cs, err
 		}
 	}
 	st, err := startStack(ctx, scratch)
@@ -151,13 +148,14 @@ func RunColdStart(ctx context.Context, o Options) (*ColdStart, error) {
 
 // Summary is the figures as lines of text: median (min – max).
 func (cs *ColdStart) Summary() []string {
-	f := func(name string, s Series) string {
+	fu := func(name string, s Series, unit string) string {
 		if len(s) == 0 {
 			return ""
 		}
 		lo, hi := s.Range()
-		return fmt.Sprintf("%-58s %8.2f ms  (%.2f – %.2f, %d runs)", name, s.Median(), lo, hi, len(s))
+		return fmt.Sprintf("%-58s %8.2f %-3s (%.2f – %.2f, %d runs)", name, s.Median(), unit, lo, hi, len(s))
 	}
+	f := func(name string, s Series) string { return fu(name, s, "ms") }
 	ratio := func(name string, a, b Series) string {
 		if len(a) == 0 || len(b) == 0 || b.Median() == 0 {
 			return ""
@@ -166,6 +164,7 @@ func (cs *ColdStart) Summary() []string {
 	}
 	ib := initSeries(cs.InitBefore, func(t InitTrace) float64 { return t.TotalMS })
 	ia := initSeries(cs.InitAfter, func(t InitTrace) float64 { return t.TotalMS })
+	ifl := initSeries(cs.InitFloor, func(t InitTrace) float64 { return t.TotalMS })
 	var out []string
 	for _, l := range []string{
 		f("old: process start → ready", cs.OldReady),
@@ -184,9 +183,18 @@ func (cs *ColdStart) Summary() []string {
 		f(fmt.Sprintf("floor: SendEmail through the %v stand-in, warm client", SESLatency), cs.FloorSend),
 		ratio("peer ÷ old, latency", cs.PeerLat, cs.OldLatHandled),
 		ratio("peer ÷ new, latency", cs.PeerLat, cs.LatHandled),
+		ratio("ceiling: peer ÷ (identity floor + send floor)", cs.PeerLat, sumSeries(cs.FloorIdentity, cs.FloorSend)),
 		f("init "+InitBaseline, ib),
 		f("init this tree", ia),
+		f("init the libraries alone (initfloor)", ifl),
 		ratio("init this tree ÷ "+InitBaseline, ia, ib),
+		ratio("init the libraries alone ÷ "+InitBaseline, ifl, ib),
+		fu("init "+InitBaseline+": MB allocated", initSeries(cs.InitBefore, mbAllocated), "MB"),
+		fu("init this tree: MB allocated", initSeries(cs.InitAfter, mbAllocated), "MB"),
+		fu("init the libraries alone: MB allocated", initSeries(cs.InitFloor, mbAllocated), "MB"),
+		fu("init "+InitBaseline+": GC cycles", initSeries(cs.InitBefore, gcCycles), ""),
+		fu("init this tree: GC cycles", initSeries(cs.InitAfter, gcCycles), ""),
+		fu("init the libraries alone: GC cycles", initSeries(cs.InitFloor, gcCycles), ""),
 	} {
 		if l != "" {
 			out = append(out, l)

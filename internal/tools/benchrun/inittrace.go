@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/Phenom-earth/phenom-mailer/internal/testenv/standin"
 )
 
 // InitBaseline is the commit whose Lambda binary the package-initialisation
@@ -20,12 +22,32 @@ import (
 // compares with the same tree.
 const InitBaseline = "7aa1185"
 
+// InitFloorPackage is the program that links only the libraries the
+// Lambda build cannot do without (its package comment says which): its
+// package initialisation is the floor under the Lambda binary's.
+const InitFloorPackage = "internal/tools/benchrun/initfloor"
+
+// buildInitFloor builds InitFloorPackage as buildMailer builds the mailer.
+func buildInitFloor(ctx context.Context, goCmd, root, out string, log io.Writer) error {
+	env := append(os.Environ(), "CGO_ENABLED=0")
+	_, err := goTool(ctx, goCmd, root, env, log, "build", "-tags", standin.LambdaBuildTags, "-trimpath", "-buildvcs=false",
+		"-ldflags=-s -w -buildid=", "-o", out, "./"+InitFloorPackage)
+	return err
+}
+
 // InitTrace is one run's package initialisation, from GODEBUG=inittrace=1.
 type InitTrace struct {
 	TotalMS   float64 // summed over every package's init
 	SchemasMS float64 // of which the AWS SDK's schemas packages
 	Packages  int
 	ByPackage map[string]float64 // each package's init, ms
+	// Bytes is what the inits allocated, summed. Past the runtime's first
+	// heap goal (4 MB) a GC cycle runs during the initialisation and slows
+	// every init it overlaps.
+	Bytes int64
+	// GCs counts the GC cycles that ended before the process exited
+	// (GODEBUG=gctrace=1 lines; `help` exits right after the inits).
+	GCs int
 }
 
 // ParseInitTrace sums the "init PKG @T ms, D ms clock, …" lines the Go
@@ -35,6 +57,11 @@ func ParseInitTrace(out string) (InitTrace, error) {
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
+		// gc N @Ts P%: ... (GODEBUG=gctrace=1)
+		if len(f) >= 3 && f[0] == "gc" && strings.HasPrefix(f[2], "@") {
+			t.GCs++
+			continue
+		}
 		// init PKG @T ms, D ms clock, B bytes, A allocs
 		if len(f) < 7 || f[0] != "init" || !strings.HasPrefix(f[2], "@") || f[6] != "clock," {
 			continue
@@ -42,6 +69,13 @@ func ParseInitTrace(out string) (InitTrace, error) {
 		d, err := strconv.ParseFloat(f[4], 64)
 		if err != nil {
 			return t, fmt.Errorf("inittrace line %q: %w", sc.Text(), err)
+		}
+		if len(f) >= 9 && f[8] == "bytes," {
+			b, err := strconv.ParseInt(f[7], 10, 64)
+			if err != nil {
+				return t, fmt.Errorf("inittrace line %q: %w", sc.Text(), err)
+			}
+			t.Bytes += b
 		}
 		t.TotalMS += d
 		t.Packages++
@@ -59,13 +93,14 @@ func ParseInitTrace(out string) (InitTrace, error) {
 	return t, nil
 }
 
-// runInitTrace runs bin `help` n times with GODEBUG=inittrace=1 and only
-// PATH in its environment (package initialisation does not read it).
+// runInitTrace runs bin `help` n times with GODEBUG=inittrace=1,gctrace=1
+// and only PATH in its environment (package initialisation does not read
+// it).
 func runInitTrace(ctx context.Context, bin string, n int) ([]InitTrace, error) {
 	var out []InitTrace
 	for i := 0; i < n; i++ {
 		cmd := exec.CommandContext(ctx, bin, "help")
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GODEBUG=inittrace=1"}
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GODEBUG=inittrace=1,gctrace=1"}
 		var stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 		if err := cmd.Run(); err != nil {
@@ -78,6 +113,24 @@ func runInitTrace(ctx context.Context, bin string, n int) ([]InitTrace, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// runInitTraces runs the baseline's, this tree's and the floor's binaries
+// n times each, in turn, so that the machine's changes fall on all three.
+func runInitTraces(ctx context.Context, n int, base, bin, floor string) (before, after, flo []InitTrace, err error) {
+	for i := 0; i < n; i++ {
+		for _, run := range []struct {
+			bin string
+			to  *[]InitTrace
+		}{{base, &before}, {bin, &after}, {floor, &flo}} {
+			t, err := runInitTrace(ctx, run.bin, 1)
+			if err != nil {
+				return before, after, flo, err
+			}
+			*run.to = append(*run.to, t...)
+		}
+	}
+	return before, after, flo, nil
 }
 
 // buildBaseline extracts the InitBaseline tree with git archive into
@@ -108,6 +161,10 @@ func buildBaseline(ctx context.Context, goCmd, root, scratch, out string, log io
 	}
 	return buildMailer(ctx, goCmd, dir, out, log)
 }
+
+// mbAllocated and gcCycles read one InitTrace for initSeries.
+func mbAllocated(t InitTrace) float64 { return float64(t.Bytes) / 1e6 }
+func gcCycles(t InitTrace) float64    { return float64(t.GCs) }
 
 func initSeries(ts []InitTrace, f func(InitTrace) float64) Series {
 	var s Series
@@ -141,6 +198,16 @@ func topInit(ts []InitTrace, n int) []InitShare {
 	})
 	if len(out) > n {
 		out = out[:n]
+	}
+	return out
+}
+
+// medianByPackage is the packages initialised in ts, with their median
+// init time.
+func medianByPackage(ts []InitTrace) map[string]float64 {
+	out := map[string]float64{}
+	for _, p := range topInit(ts, int(^uint(0)>>1)) {
+		out[p.Package] = p.MS
 	}
 	return out
 }

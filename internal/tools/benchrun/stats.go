@@ -41,3 +41,14 @@ func (s Series) Median() float64 { return Median(s) }
 func (s Series) Range() (float64, float64) { return MinMax(s) }
 
 func msOf(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+// sumSeries adds a and b run by run (the i-th of each), as many runs as the
+// shorter has.
+func sumSeries(a, b Series) Series {
+	n := min(len(a), len(b))
+	out := make(Series, n)
+	for i := range n {
+		out[i] = a[i] + b[i]
+	}
+	return out
+}
