@@ -175,9 +175,10 @@ lambda:
 ## bench: measure the mailer (every Go benchmark; cold starts of the real
 ## bootstrap under aws-lambda-rie and of mailer invoke; warm invocations by
 ## stage; the Node peer in bench/, alternating with the mailer; sizes; peak
-## memory under GNU time), hold the figures to the budget and write
-## docs/benchmarks.md. Prints each figure over budget and by how much, and
-## exits non-zero then (the doc is still written).
+## memory under GNU time; package initialisation beside the baseline's and
+## the libraries' own; the SES stand-in's floor), hold the figures to the
+## budget and write docs/benchmarks.md. Prints each figure over budget and by
+## how much, and exits non-zero then (the doc is still written).
 bench: deps lambda
 	$(GO) run ./tools/benchdoc -go $(GO) -o docs/benchmarks.md
 
