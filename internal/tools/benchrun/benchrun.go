@@ -452,6 +452,7 @@ func (r *Report) runProcesses(ctx context.Context, scratch string) error {
 	if r.FloorIdentity, r.FloorSend, err = st.sesFloor(ctx, o.PeerRuns); err != nil {
 		return fmt.Errorf("the SES stand-in's floor: %w", err)
 	}
+	r.WantMails += len(r.FloorSend) // each floor run sends one mail
 	for i := 0; i < o.PeerRuns; i++ {
 		h, err := runProc(ctx, []string{bin, "help"}, st.mailerEnv(), o.Root, "", "", scratch)
 		if err != nil || h.Exit != 0 {
