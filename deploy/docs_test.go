@@ -118,10 +118,11 @@ var (
 
 // TestOperationsLogQueries checks that every field the Logs Insights
 // queries of docs/operations.md name is one the mailer writes (a slog key
-// in the handler or main, or one of slog's own under Lambda's names).
+// in the handlers (Cognito's, the send service's) or main, or one of slog's
+// own under Lambda's names).
 func TestOperationsLogQueries(t *testing.T) {
 	written := map[string]bool{"message": true, "level": true, "timestamp": true}
-	for _, path := range []string{"../internal/cognito/handler.go", "../cmd/mailer/main.go", "../internal/cognito/record.go", "../internal/sesevents/sesevents.go", "../cmd/mailer/events.go"} {
+	for _, path := range []string{"../internal/cognito/handler.go", "../cmd/mailer/main.go", "../internal/cognito/record.go", "../internal/sesevents/sesevents.go", "../cmd/mailer/events.go", "../internal/service/handler.go"} {
 		src, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)

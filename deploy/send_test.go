@@ -74,6 +74,23 @@ func TestTerraformSendSwitch(t *testing.T) {
 			t.Errorf("output %s has no description", name)
 		}
 	}
+	// The sender's environment names the send dead-letter queue for `mailer
+	// doctor` only with the service: without it the queue does not exist
+	// (and the doctor then reports the send service as not checked).
+	fn := m.one(t, "resource", "aws_lambda_function", "mailer")
+	var sendDLQ []string
+	hclsyntax.VisitAll(attr(t, nested(fn, "environment")[0], "variables"), func(n hclsyntax.Node) hcl.Diagnostics {
+		if c, ok := n.(*hclsyntax.ConditionalExpr); ok {
+			if obj, ok := c.TrueResult.(*hclsyntax.ObjectConsExpr); ok && objectKeys(t, obj)["MAILER_SEND_DLQ_URL"] != nil {
+				sendDLQ = append(sendDLQ, m.text(c))
+			}
+		}
+		return nil
+	})
+	if want := "var.enable_send_service ? { MAILER_SEND_DLQ_URL = aws_sqs_queue.send_dlq[0].url } : {}"; len(sendDLQ) != 1 || sendDLQ[0] != want {
+		t.Errorf("the sender's MAILER_SEND_DLQ_URL: %q, want one %s", sendDLQ, want)
+	}
+
 	// Phenom's root passes them on.
 	ex := loadModule(t, exampleDir)
 	for _, name := range []string{"send_queue_url", "send_function_url", "send_caller_policy_json"} {

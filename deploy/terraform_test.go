@@ -131,6 +131,8 @@ func TestTerraformFunction(t *testing.T) {
 		"MAILER_EVENTS_DLQ_URL":          "aws_sqs_queue.ses_events_dlq",
 		"MAILER_FAILED_EVENTS_QUEUE_URL": "aws_sqs_queue.failed_events",
 		"MAILER_ALARM_PREFIX":            "local.alarm_prefix",
+		// issue 12, with the send service only (deploy/send_test.go)
+		"MAILER_SEND_DLQ_URL": "aws_sqs_queue.send_dlq",
 	} {
 		e, ok := env[name]
 		switch {

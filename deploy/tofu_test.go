@@ -549,6 +549,49 @@ func TestTofuAppliesTheExample(t *testing.T) {
 			timings.Store(setting, time.Since(start).Round(time.Second))
 		})
 	}
+
+	// Without the send service (enable_send_service = false, through an
+	// override of the module block): the plan has none of its resources and
+	// its outputs are null. A plan only: it proves the sender's conditional
+	// MAILER_SEND_DLQ_URL evaluates with the queue absent (the planned
+	// environment itself is unknown until the queues exist, so its keys are
+	// not in the plan; deploy/send_test.go holds the conditional).
+	t.Run("development without the send service", func(t *testing.T) {
+		t.Parallel()
+		override := motoOverride(m.URL) + "\nmodule \"mailer\" {\n  enable_send_service = false\n}\n"
+		root := tofuRoot(t, t.TempDir(), override)
+		dummyZip(t, filepath.Join(root, "../../../../dist/lambda.zip"))
+		tofuMust(t, tofu, root, env, "init", "-input=false", "-no-color")
+		tofuMust(t, tofu, root, env, "validate", "-no-color")
+		tofuMust(t, tofu, root, env, "plan", "-no-color", "-out=tfplan", "-var-file=development.tfvars", "-input=false")
+		var plan struct {
+			ResourceChanges []struct{ Address string } `json:"resource_changes"`
+			OutputChanges   map[string]struct {
+				After        any `json:"after"`
+				AfterUnknown any `json:"after_unknown"`
+			} `json:"output_changes"`
+		}
+		if err := json.Unmarshal([]byte(tofuMust(t, tofu, root, env, "show", "-json", "-no-color", "tfplan")), &plan); err != nil {
+			t.Fatal(err)
+		}
+		var sender bool
+		for _, rc := range plan.ResourceChanges {
+			for _, r := range issue12Resources {
+				if rc.Address == r || strings.HasPrefix(rc.Address, r+"[") {
+					t.Errorf("the plan without the send service has %s", rc.Address)
+				}
+			}
+			sender = sender || rc.Address == "module.mailer.aws_lambda_function.mailer"
+		}
+		if !sender {
+			t.Errorf("the plan has no module.mailer.aws_lambda_function.mailer")
+		}
+		for _, name := range []string{"send_queue_url", "send_dlq_url"} {
+			if o, ok := plan.OutputChanges[name]; !ok || o.After != nil || o.AfterUnknown != false {
+				t.Errorf("output %s without the send service: %+v (present %v), want null", name, o, ok)
+			}
+		}
+	})
 	t.Cleanup(func() {
 		timings.Range(func(k, v any) bool {
 			t.Logf("%s: init to destroy in %s", k, v)
@@ -621,8 +664,19 @@ func checkSendService(t *testing.T, m *standin.Moto, prefix string, outputs map[
 	if !strings.HasSuffix(queueURL, "/"+name) {
 		t.Fatalf("send_queue_url = %q, want the queue %s", queueURL, name)
 	}
-	if got, _ := outputs["send_dlq_url"].Value.(string); !strings.HasSuffix(got, "/"+name+"-dlq") {
-		t.Errorf("send_dlq_url = %q, want the queue %s-dlq", got, name)
+	dlqURL, _ := outputs["send_dlq_url"].Value.(string)
+	if !strings.HasSuffix(dlqURL, "/"+name+"-dlq") {
+		t.Errorf("send_dlq_url = %q, want the queue %s-dlq", dlqURL, name)
+	}
+	// The sender's environment names it for `mailer doctor`.
+	var sender struct {
+		Environment struct{ Variables map[string]string }
+	}
+	if err := motoGetJSON(ctx, m.URL, "lambda", "/2015-03-31/functions/"+strings.TrimSuffix(prefix, "-")+"/configuration", &sender); err != nil {
+		t.Fatal(err)
+	}
+	if got := sender.Environment.Variables["MAILER_SEND_DLQ_URL"]; got == "" || got != dlqURL {
+		t.Errorf("the sender's MAILER_SEND_DLQ_URL = %q, want send_dlq_url %q", got, dlqURL)
 	}
 	attrs, err := m.SQSClient().GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl: aws.String(queueURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},

@@ -31,6 +31,7 @@ type Config struct {
 	// Read by `mailer doctor` only (the failed-events queue's URL, read by
 	// doctor and trace, is Record.FailedEventsQueueURL).
 	EventsDLQURL string
+	SendDLQURL   string // the send service's dead-letter queue
 	AlarmPrefix  string
 
 	Record DeliveryConfig // MAILER_DELIVERY_TABLE, MAILER_DELIVERY_TTL
@@ -131,6 +132,9 @@ const envDoc = `Environment:
                                (outcome suppressed), a failed look-up is logged and the mail is sent
   MAILER_EVENTS_DLQ_URL        URL of the SES events queue's dead-letter queue; mailer doctor reports what
                                waits in it (optional)
+  MAILER_SEND_DLQ_URL          URL of the send service's dead-letter queue; mailer doctor reports what waits
+                               in it and requires the send-dlq and send-errors alarms (optional; unset, the
+                               send service is not checked)
   MAILER_FAILED_EVENTS_QUEUE_URL URL of the queue of Cognito events that failed every attempt (the
                                function's on-failure destination); mailer doctor reports them, mailer
                                trace finds them by request id or address (optional)
@@ -190,6 +194,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		Environment:      e.str("MAILER_ENVIRONMENT"),
 		IdempotencyTable: e.str("MAILER_IDEMPOTENCY_TABLE"),
 		EventsDLQURL:     e.str("MAILER_EVENTS_DLQ_URL"),
+		SendDLQURL:       e.str("MAILER_SEND_DLQ_URL"),
 		AlarmPrefix:      e.str("MAILER_ALARM_PREFIX"),
 	}
 	var err error

@@ -76,15 +76,17 @@ func TestConfigSuppressionAndDoctorSettings(t *testing.T) {
 	}
 	base["MAILER_CHECK_SUPPRESSION"] = "false"
 	base["MAILER_EVENTS_DLQ_URL"] = " https://sqs.us-east-1.amazonaws.com/1/dlq "
+	base["MAILER_SEND_DLQ_URL"] = " https://sqs.us-east-1.amazonaws.com/1/send-dlq "
 	base["MAILER_ALARM_PREFIX"] = "phenom-mailer-staging-"
-	if c, err = loadConfig(envMap(base)); err != nil || c.CheckSuppression || c.EventsDLQURL != "https://sqs.us-east-1.amazonaws.com/1/dlq" || c.AlarmPrefix != "phenom-mailer-staging-" {
+	if c, err = loadConfig(envMap(base)); err != nil || c.CheckSuppression || c.EventsDLQURL != "https://sqs.us-east-1.amazonaws.com/1/dlq" ||
+		c.SendDLQURL != "https://sqs.us-east-1.amazonaws.com/1/send-dlq" || c.AlarmPrefix != "phenom-mailer-staging-" {
 		t.Fatalf("%+v, %v", c, err)
 	}
 	base["MAILER_CHECK_SUPPRESSION"] = "sometimes"
 	if _, err := loadConfig(envMap(base)); err == nil || !strings.Contains(err.Error(), "MAILER_CHECK_SUPPRESSION") {
 		t.Errorf("MAILER_CHECK_SUPPRESSION=sometimes: %v", err)
 	}
-	for _, v := range []string{"MAILER_CHECK_SUPPRESSION", "MAILER_EVENTS_DLQ_URL", "MAILER_FAILED_EVENTS_QUEUE_URL", "MAILER_ALARM_PREFIX"} {
+	for _, v := range []string{"MAILER_CHECK_SUPPRESSION", "MAILER_EVENTS_DLQ_URL", "MAILER_SEND_DLQ_URL", "MAILER_FAILED_EVENTS_QUEUE_URL", "MAILER_ALARM_PREFIX"} {
 		if !strings.Contains(envDoc, v) {
 			t.Errorf("mailer help does not document %s", v)
 		}

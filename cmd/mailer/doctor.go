@@ -40,7 +40,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	timeout := fs.Duration("timeout", 20*time.Second, "bound on all checks")
 	resolver := fs.String("resolver", "", "ask this DNS server (HOST:PORT) instead of the system's (/etc/resolv.conf)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: mailer doctor [--json] [--timeout 20s] [--resolver HOST:PORT]\n\nChecks the SES account, the From identity and its DKIM, each KMS key, the\nconfiguration set and the idempotency table the environment names; the\ndelivery set-up: SES event destination, suppression list, delivery table,\ndead-letter queues and alarms (a setting that is absent is a warning); and in\nDNS the From domain's DMARC record and DKIM alignment, the MAIL FROM domain's\nSPF and the Easy DKIM CNAMEs.\n\n")
+		fmt.Fprint(stderr, "usage: mailer doctor [--json] [--timeout 20s] [--resolver HOST:PORT]\n\nChecks the SES account, the From identity and its DKIM, each KMS key, the\nconfiguration set and the idempotency table the environment names; the\ndelivery set-up: SES event destination, suppression list, delivery table,\ndead-letter queues and alarms (a setting that is absent is a warning); the\nsend service's dead-letter queue and alarms (with MAILER_SEND_DLQ_URL); and\nin DNS the From domain's DMARC record and DKIM alignment, the MAIL FROM\ndomain's SPF and the Easy DKIM CNAMEs.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
@@ -93,6 +93,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 			DeliveryTable:        strings.TrimSpace(getenv("MAILER_DELIVERY_TABLE")),
 			EventsDLQURL:         cfg.EventsDLQURL,
 			FailedEventsQueueURL: cfg.Record.FailedEventsQueueURL,
+			SendDLQURL:           cfg.SendDLQURL,
 			AlarmPrefix:          cfg.AlarmPrefix,
 			SESEvents:            ses,
 			SQS:                  sqs.NewFromConfig(awsCfg),

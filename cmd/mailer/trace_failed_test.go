@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/Phenom-earth/phenom-mailer/internal/cognito"
 )
@@ -75,15 +73,7 @@ func failedQueue(t *testing.T, bodies ...string) string {
 // queueDepth is the number of messages in the queue, visible or not.
 func queueDepth(t *testing.T, url string) int {
 	t.Helper()
-	out, err := sqs.NewFromConfig(testCfg()).GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
-		QueueUrl:       &url,
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, _ := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
-	n, _ := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	v, n := queueCounts(t, url)
 	return v + n
 }
 

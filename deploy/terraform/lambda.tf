@@ -51,16 +51,23 @@ resource "aws_lambda_function" "mailer" {
   # Every name here is read by cmd/mailer/config.go (`mailer help`);
   # deploy/terraform_test.go holds the two together.
   environment {
-    variables = merge(local.send_environment, {
-      MAILER_KMS_KEY_ARNS  = join(",", [for key in aws_kms_key.pool : key.arn])
-      MAILER_ALLOWED_POOLS = join(",", values(var.user_pools))
-      MAILER_POOL_CLIENTS  = join(",", [for pool, client in var.pool_clients : "${var.user_pools[pool]}=${client}"])
-      # Not used by the function: read by `mailer doctor`, which the playbook
-      # runs with this function's environment (docs/operations.md).
-      MAILER_EVENTS_DLQ_URL          = aws_sqs_queue.ses_events_dlq.url
-      MAILER_FAILED_EVENTS_QUEUE_URL = aws_sqs_queue.failed_events.url
-      MAILER_ALARM_PREFIX            = local.alarm_prefix
-    })
+    variables = merge(
+      local.send_environment,
+      {
+        MAILER_KMS_KEY_ARNS  = join(",", [for key in aws_kms_key.pool : key.arn])
+        MAILER_ALLOWED_POOLS = join(",", values(var.user_pools))
+        MAILER_POOL_CLIENTS  = join(",", [for pool, client in var.pool_clients : "${var.user_pools[pool]}=${client}"])
+        # Not used by the function: read by `mailer doctor`, which the
+        # playbook runs with this function's environment (docs/operations.md).
+        MAILER_EVENTS_DLQ_URL          = aws_sqs_queue.ses_events_dlq.url
+        MAILER_FAILED_EVENTS_QUEUE_URL = aws_sqs_queue.failed_events.url
+        MAILER_ALARM_PREFIX            = local.alarm_prefix
+      },
+      # For the doctor too, with the send service only: set, the doctor
+      # checks the send dead-letter queue and requires the send-dlq and
+      # send-errors alarms; unset, it reports the send service as not checked.
+      var.enable_send_service ? { MAILER_SEND_DLQ_URL = aws_sqs_queue.send_dlq[0].url } : {},
+    )
   }
 
   tags = var.tags

@@ -121,7 +121,7 @@ output "send_queue_url" {
 }
 
 output "send_dlq_url" {
-  description = "Send requests the send function failed on 5 times (null without enable_send_service)."
+  description = "Send requests the send function failed on 5 times (MAILER_SEND_DLQ_URL; null without enable_send_service)."
   value       = one(aws_sqs_queue.send_dlq[*].url)
 }
 

@@ -22,7 +22,8 @@ import (
 
 // The delivery checks (issue 11): SES events reach the mailer, the
 // account's suppression list is on, the delivery table is right, nothing
-// waits in the dead-letter queues, and the alarms exist. A check whose
+// waits in the dead-letter queues, and the alarms exist; and, when its
+// dead-letter queue is named, the send service (issue 12). A check whose
 // setting is absent is a warning, so an environment without the feature
 // still passes.
 
@@ -35,6 +36,11 @@ var EventTypes = []sestypes.EventType{
 // AlarmSuffixes name the alarms deploy/terraform creates, after
 // MAILER_ALARM_PREFIX.
 var AlarmSuffixes = []string{"failed", "suppressed", "events-dlq", "failed-events", "events-errors", "bounce-rate", "complaint-rate"}
+
+// SendAlarmSuffixes name the send service's alarms (issue 12), which
+// deploy/terraform creates only with enable_send_service: the alarms check
+// requires them when the send dead-letter queue is named (SendDLQURL).
+var SendAlarmSuffixes = []string{"send-dlq", "send-errors"}
 
 // SESEventsAPI is what the doctor asks SES about event destinations.
 type SESEventsAPI interface {
@@ -59,10 +65,13 @@ type DeliveryConfig struct {
 	DeliveryTable        string // MAILER_DELIVERY_TABLE
 	EventsDLQURL         string // MAILER_EVENTS_DLQ_URL
 	FailedEventsQueueURL string // MAILER_FAILED_EVENTS_QUEUE_URL
-	AlarmPrefix          string // MAILER_ALARM_PREFIX
-	SESEvents            SESEventsAPI
-	SQS                  SQSAPI
-	CloudWatch           CloudWatchAPI
+	// SendDLQURL names the send service's dead-letter queue; set, the send
+	// service is checked (the queue, and SendAlarmSuffixes among the alarms).
+	SendDLQURL  string // MAILER_SEND_DLQ_URL
+	AlarmPrefix string // MAILER_ALARM_PREFIX
+	SESEvents   SESEventsAPI
+	SQS         SQSAPI
+	CloudWatch  CloudWatchAPI
 	// Now is the clock for message ages (time.Now when nil).
 	Now func() time.Time
 }
@@ -77,8 +86,27 @@ func delivery(ctx context.Context, c Config) []Check {
 		"SES events the events function could not record after 5 receives: read them, fix the cause, then redrive them to the events queue (docs/operations.md)"))
 	checks = append(checks, queue(ctx, d, "failed events", "MAILER_FAILED_EVENTS_QUEUE_URL", d.FailedEventsQueueURL,
 		"Cognito events that failed every attempt: those users got no mail; a code lives one hour, so tell them to ask again, then purge (docs/operations.md)"))
-	checks = append(checks, alarms(ctx, d.CloudWatch, d.AlarmPrefix))
+	checks = append(checks, sendDLQ(ctx, d))
+	suffixes := AlarmSuffixes
+	if d.SendDLQURL != "" {
+		suffixes = slices.Concat(AlarmSuffixes, SendAlarmSuffixes)
+	}
+	checks = append(checks, alarms(ctx, d.CloudWatch, d.AlarmPrefix, suffixes))
 	return checks
+}
+
+// sendDLQ checks the send service (issue 12) through its dead-letter queue,
+// as the events dead-letter queue is checked. Without MAILER_SEND_DLQ_URL
+// (a deployment without the send service has no such queue) it says the
+// send service is not checked, a warning like every absent setting.
+func sendDLQ(ctx context.Context, d DeliveryConfig) Check {
+	const name, env = "send dlq", "MAILER_SEND_DLQ_URL"
+	if d.SendDLQURL == "" {
+		return Check{name, Warn, env + " is not set: the send service is not checked (its dead-letter queue, and the alarms " + strings.Join(SendAlarmSuffixes, " and ") + ")",
+			"with the send service deployed, set " + env + " (deploy/terraform sets it on the function; output send_dlq_url); without it, nothing to do"}
+	}
+	return queue(ctx, d, name, env, d.SendDLQURL,
+		"send requests of other services the send function failed on 5 times: no mail went out for them; read the send function's log for the reason, fix it, then redrive them to the send queue (docs/operations.md, Send dead letters)")
 }
 
 func eventDestination(ctx context.Context, ses SESEventsAPI, set string) Check {
@@ -278,7 +306,9 @@ func oldest(ctx context.Context, d DeliveryConfig, url string) (string, bool) {
 	return age.Round(time.Second).String(), true
 }
 
-func alarms(ctx context.Context, cw CloudWatchAPI, prefix string) Check {
+// alarms checks that the alarms prefix+suffix exist, and names those in
+// ALARM.
+func alarms(ctx context.Context, cw CloudWatchAPI, prefix string, suffixes []string) Check {
 	const name = "alarms"
 	if prefix == "" {
 		return Check{name, Warn, "MAILER_ALARM_PREFIX is not set: the alarms are not checked", "set MAILER_ALARM_PREFIX (deploy/terraform outputs it)"}
@@ -299,22 +329,26 @@ func alarms(ctx context.Context, cw CloudWatchAPI, prefix string) Check {
 		}
 	}
 	var missing, firing []string
-	for _, s := range AlarmSuffixes {
+	fix := "apply deploy/terraform, or correct MAILER_ALARM_PREFIX"
+	for _, s := range suffixes {
 		state, ok := found[prefix+s]
 		switch {
 		case !ok:
 			missing = append(missing, prefix+s)
+			if slices.Contains(SendAlarmSuffixes, s) {
+				fix = "apply deploy/terraform, or correct MAILER_ALARM_PREFIX; the send service's alarms exist only with enable_send_service: without the service, unset MAILER_SEND_DLQ_URL"
+			}
 		case state == cwtypes.StateValueAlarm:
 			firing = append(firing, prefix+s)
 		}
 	}
 	switch {
 	case len(missing) > 0:
-		return Check{name, Fail, fmt.Sprintf("%d of %d alarms missing: %s", len(missing), len(AlarmSuffixes), strings.Join(missing, ", ")), "apply deploy/terraform, or correct MAILER_ALARM_PREFIX"}
+		return Check{name, Fail, fmt.Sprintf("%d of %d alarms missing: %s", len(missing), len(suffixes), strings.Join(missing, ", ")), fix}
 	case len(firing) > 0:
-		return Check{name, Warn, fmt.Sprintf("all %d alarms exist; in ALARM: %s", len(AlarmSuffixes), strings.Join(firing, ", ")), "see docs/operations.md for what each alarm means"}
+		return Check{name, Warn, fmt.Sprintf("all %d alarms exist; in ALARM: %s", len(suffixes), strings.Join(firing, ", ")), "see docs/operations.md for what each alarm means"}
 	}
-	return Check{Name: name, Status: OK, Detail: fmt.Sprintf("all %d alarms exist, none in ALARM", len(AlarmSuffixes))}
+	return Check{Name: name, Status: OK, Detail: fmt.Sprintf("all %d alarms exist, none in ALARM", len(suffixes))}
 }
 
 func joinTypes(ts []sestypes.EventType) string {

@@ -69,7 +69,7 @@ func TestAlarmsInAlarmAreAWarning(t *testing.T) {
 		}
 		as = append(as, cwtypes.MetricAlarm{AlarmName: aws.String("phenom-mailer-staging-" + s), StateValue: st})
 	}
-	c := alarms(context.Background(), fakeCW{as}, "phenom-mailer-staging-")
+	c := alarms(context.Background(), fakeCW{as}, "phenom-mailer-staging-", AlarmSuffixes)
 	if c.Status != Warn || !strings.Contains(c.Detail, "in ALARM: phenom-mailer-staging-bounce-rate") {
 		t.Errorf("%+v", c)
 	}
@@ -134,5 +134,89 @@ func TestQueue(t *testing.T) {
 	c = queue(context.Background(), d, "failed events", "MAILER_FAILED_EVENTS_QUEUE_URL", "", "look")
 	if c.Status != Warn {
 		t.Errorf("absent setting: %+v", c)
+	}
+}
+
+// TestSendService: with MAILER_SEND_DLQ_URL the send service's dead-letter
+// queue is checked like the events one and its two alarms are required;
+// without it the report says the send service is not checked and the
+// alarms check asks for today's seven alone.
+func TestSendService(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	const prefix = "phenom-mailer-staging-"
+	url := "https://sqs.us-east-1.amazonaws.com/123456789012/" + prefix + "send-dlq"
+	alarmsOf := func(suffixes []string, firing string) fakeCW {
+		var as []cwtypes.MetricAlarm
+		for _, s := range suffixes {
+			st := cwtypes.StateValueOk
+			if s == firing {
+				st = cwtypes.StateValueAlarm
+			}
+			as = append(as, cwtypes.MetricAlarm{AlarmName: aws.String(prefix + s), StateValue: st})
+		}
+		return fakeCW{as}
+	}
+	all := append(append([]string{}, AlarmSuffixes...), "send-dlq", "send-errors")
+	empty := map[string]string{"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+	two := map[string]string{"ApproximateNumberOfMessages": "1", "ApproximateNumberOfMessagesNotVisible": "1"}
+
+	tests := []struct {
+		name         string
+		url          string
+		sqs          fakeSQS
+		cw           fakeCW
+		send         Check // Fix compared by substring
+		alarms       Check // Detail and Fix compared by substring
+		wantReleased int
+	}{
+		{name: "not set", cw: alarmsOf(AlarmSuffixes, ""),
+			send:   Check{Status: Warn, Detail: "MAILER_SEND_DLQ_URL is not set: the send service is not checked (its dead-letter queue, and the alarms send-dlq and send-errors)", Fix: "set MAILER_SEND_DLQ_URL"},
+			alarms: Check{Status: OK, Detail: "all 7 alarms exist, none in ALARM"}},
+		{name: "not set, the send alarms are not looked at", cw: alarmsOf(all, "send-errors"),
+			send:   Check{Status: Warn, Detail: "MAILER_SEND_DLQ_URL is not set", Fix: "set MAILER_SEND_DLQ_URL"},
+			alarms: Check{Status: OK, Detail: "all 7 alarms exist, none in ALARM"}},
+		{name: "empty", url: url, sqs: fakeSQS{attrs: empty}, cw: alarmsOf(all, ""),
+			send:   Check{Status: OK, Detail: prefix + "send-dlq is empty"},
+			alarms: Check{Status: OK, Detail: "all 9 alarms exist, none in ALARM"}},
+		{name: "messages waiting", url: url, sqs: fakeSQS{attrs: two, sent: []time.Time{now.Add(-10 * time.Minute), now.Add(-2 * time.Hour)}}, cw: alarmsOf(all, "send-dlq"),
+			send:   Check{Status: Warn, Detail: prefix + "send-dlq holds 2 message(s), the oldest sent 2h0m0s ago", Fix: "redrive them to the send queue (docs/operations.md, Send dead letters)"},
+			alarms: Check{Status: Warn, Detail: "all 9 alarms exist; in ALARM: " + prefix + "send-dlq"}, wantReleased: 2},
+		{name: "send alarms missing", url: url, sqs: fakeSQS{attrs: empty}, cw: alarmsOf(AlarmSuffixes, ""),
+			send:   Check{Status: OK, Detail: prefix + "send-dlq is empty"},
+			alarms: Check{Status: Fail, Detail: "2 of 9 alarms missing: " + prefix + "send-dlq, " + prefix + "send-errors", Fix: "unset MAILER_SEND_DLQ_URL"}},
+		{name: "queue missing", url: url, sqs: fakeSQS{err: &smithy.GenericAPIError{Code: "AWS.SimpleQueueService.NonExistentQueue", Message: "no"}}, cw: alarmsOf(all, ""),
+			send:   Check{Status: Fail, Detail: prefix + "send-dlq: ", Fix: "correct MAILER_SEND_DLQ_URL"},
+			alarms: Check{Status: OK, Detail: "all 9 alarms exist"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			released := 0
+			tt.sqs.released = &released
+			checks := delivery(context.Background(), Config{SES: fakeSES{}, Delivery: DeliveryConfig{
+				SendDLQURL: tt.url, AlarmPrefix: prefix, SQS: tt.sqs, CloudWatch: tt.cw,
+				Now: func() time.Time { return now },
+			}})
+			got := map[string]Check{}
+			for _, c := range checks {
+				got[c.Name] = c
+			}
+			s, ok := got["send dlq"]
+			if !ok {
+				t.Fatalf("no send dlq check in %+v", checks)
+			}
+			if s.Status != tt.send.Status || !strings.Contains(s.Detail, tt.send.Detail) || !strings.Contains(s.Fix, tt.send.Fix) {
+				t.Errorf("send dlq: %+v\nwant %s with detail %q and fix containing %q", s, tt.send.Status, tt.send.Detail, tt.send.Fix)
+			}
+			if s.Status != OK && s.Fix == "" {
+				t.Errorf("send dlq %s without a fix", s.Status)
+			}
+			if a := got["alarms"]; a.Status != tt.alarms.Status || !strings.Contains(a.Detail, tt.alarms.Detail) || !strings.Contains(a.Fix, tt.alarms.Fix) {
+				t.Errorf("alarms: %+v\nwant %s with %q and fix containing %q", a, tt.alarms.Status, tt.alarms.Detail, tt.alarms.Fix)
+			}
+			// The sampled messages are made visible again, every one.
+			if released != tt.wantReleased {
+				t.Errorf("%d sampled message(s) made visible again, want %d", released, tt.wantReleased)
+			}
+		})
 	}
 }
