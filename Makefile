@@ -23,6 +23,7 @@ LAMBDA_TOOLCHAIN ?= $(shell awk '/^toolchain /{t=$$2} /^go /{g="go"$$2} END{prin
 export PATH := $(BIN):$(PATH)
 
 FUZZTIME  ?= 10s
+FUZZPKGS  ?= ./...
 
 .PHONY: all test test-short deps tofu demo preview lambda bench fixtures srp-vectors fuzz clean
 
@@ -128,12 +129,27 @@ test: deps
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
 
-## fuzz: run each fuzz target for FUZZTIME (default 10s)
+## fuzz: run each fuzz target for FUZZTIME (default 10s). A run that fails
+## with "context deadline exceeded" and writes no failing input is Go 1.26's
+## fuzz coordinator race at the end of -fuzztime (go.dev/issue/75804, fixed
+## in Go 1.27), not a finding: it is reported and the next target runs. Any
+## other failure, or a failing input written to testdata/fuzz, fails.
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
+	@set -e; for pkg in $$($(GO) list $(FUZZPKGS)); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "fuzz $$f in $$pkg for $(FUZZTIME)"; \
-	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	    before=$$(ls $$dir/testdata/fuzz/$$f 2>/dev/null | wc -l); \
+	    log=$$(mktemp); rc=0; \
+	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg >$$log 2>&1 || rc=$$?; \
+	    cat $$log; \
+	    after=$$(ls $$dir/testdata/fuzz/$$f 2>/dev/null | wc -l); \
+	    if [ "$$rc" != 0 ]; then \
+	      if [ "$$after" = "$$before" ] && grep -q '^    context deadline exceeded$$' $$log && [ $$(grep -c '^--- FAIL' $$log) = 1 ]; then \
+	        echo "fuzz: $$f: the fuzz coordinator's deadline race (go.dev/issue/75804), no failing input written: not a finding"; \
+	      else rm -f $$log; exit 1; fi; \
+	    fi; \
+	    rm -f $$log; \
 	  done; \
 	done
 
