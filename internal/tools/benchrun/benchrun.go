@@ -547,8 +547,8 @@ func (r *Report) check(b Budget) []Check {
 	}
 	add(fmt.Sprintf("Node peer ÷ mailer, process start → first event handled, with %v per KMS and %v per SES call injected", KMSLatency, SESLatency),
 		lat, len(ml) > 0 && len(pl) > 0 && !hasZero(ml) && !hasZero(pl), b.LatencySpeedup, "×", true)
-	ib := initSeries(r.InitBefore, func(t InitTrace) float64 { return t.TotalMS })
-	ia := initSeries(r.InitAfter, func(t InitTrace) float64 { return t.TotalMS })
+	ib := initSeries(r.InitBefore, totalMS)
+	ia := initSeries(r.InitAfter, totalMS)
 	ir := 0.0
 	if ib.Median() > 0 {
 		ir = ia.Median() / ib.Median()

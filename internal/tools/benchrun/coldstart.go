@@ -162,9 +162,9 @@ func (cs *ColdStart) Summary() []string {
 		}
 		return fmt.Sprintf("%-58s %8.2f ×", name, a.Median()/b.Median())
 	}
-	ib := initSeries(cs.InitBefore, func(t InitTrace) float64 { return t.TotalMS })
-	ia := initSeries(cs.InitAfter, func(t InitTrace) float64 { return t.TotalMS })
-	ifl := initSeries(cs.InitFloor, func(t InitTrace) float64 { return t.TotalMS })
+	ib := initSeries(cs.InitBefore, totalMS)
+	ia := initSeries(cs.InitAfter, totalMS)
+	ifl := initSeries(cs.InitFloor, totalMS)
 	var out []string
 	for _, l := range []string{
 		f("old: process start → ready", cs.OldReady),

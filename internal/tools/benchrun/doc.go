@@ -325,16 +325,17 @@ func (r *Report) writeFindings(d *strings.Builder) {
 			}
 		case strings.HasPrefix(c.Figure, "Lambda binary's package initialisation"):
 			n = "**Package initialisation**:"
-			ib := initSeries(r.InitBefore, func(t InitTrace) float64 { return t.TotalMS }).Median()
-			if fl := initSeries(r.InitFloor, func(t InitTrace) float64 { return t.TotalMS }); len(fl) > 0 && ib > 0 {
+			ib := initSeries(r.InitBefore, totalMS).Median()
+			if fl := initSeries(r.InitFloor, totalMS); len(fl) > 0 && ib > 0 {
 				n += fmt.Sprintf(" the libraries the Lambda cannot do without take %s alone (%.2f× the baseline, %.2f MB allocated, %.0f GC cycles);",
 					ms(fl.Median()), fl.Median()/ib, initSeries(r.InitFloor, mbAllocated).Median(), initSeries(r.InitFloor, gcCycles).Median())
 				n += fmt.Sprintf(" this tree's inits allocate %.2f MB and run %.0f GC cycles.", initSeries(r.InitAfter, mbAllocated).Median(), initSeries(r.InitAfter, gcCycles).Median())
 			}
 			if top := topInit(r.InitAfter, 40); len(top) > 0 {
 				var extra []string
+				inFloor := medianByPackage(r.InitFloor)
 				for _, p := range top {
-					if _, ok := medianByPackage(r.InitFloor)[p.Package]; !ok && len(extra) < 4 {
+					if _, ok := inFloor[p.Package]; !ok && len(extra) < 4 {
 						extra = append(extra, fmt.Sprintf("%s %s", p.Package, ms(p.MS)))
 					}
 				}
@@ -602,14 +603,13 @@ func (r *Report) writeInit(d *strings.Builder) {
 		return
 	}
 	w("| figure | median | min – max | runs | how it was obtained |\n|---|---:|---:|---:|---|\n")
-	total := func(t InitTrace) float64 { return t.TotalMS }
 	schemas := func(t InitTrace) float64 { return t.SchemasMS }
-	row(d, "**"+InitBaseline+": package initialisation**", initSeries(r.InitBefore, total), fmt.Sprintf("%d packages", packagesOf(r.InitBefore)))
+	row(d, "**"+InitBaseline+": package initialisation**", initSeries(r.InitBefore, totalMS), fmt.Sprintf("%d packages", packagesOf(r.InitBefore)))
 	row(d, InitBaseline+": of which the AWS SDK's `schemas` packages", initSeries(r.InitBefore, schemas), "")
-	row(d, "**this tree: package initialisation**", initSeries(r.InitAfter, total), fmt.Sprintf("%d packages", packagesOf(r.InitAfter)))
+	row(d, "**this tree: package initialisation**", initSeries(r.InitAfter, totalMS), fmt.Sprintf("%d packages", packagesOf(r.InitAfter)))
 	row(d, "this tree: of which the AWS SDK's `schemas` packages", initSeries(r.InitAfter, schemas), "")
 	if len(r.InitFloor) > 0 {
-		row(d, "**the libraries alone: package initialisation**", initSeries(r.InitFloor, total),
+		row(d, "**the libraries alone: package initialisation**", initSeries(r.InitFloor, totalMS),
 			fmt.Sprintf("%d packages: %s, which links only the SDK's KMS, SES v2 and DynamoDB clients, the Encryption SDK with its material providers, and aws-lambda-go (a test holds that the Lambda build links each)", packagesOf(r.InitFloor), InitFloorPackage))
 	}
 	w("\n")

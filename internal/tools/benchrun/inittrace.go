@@ -162,7 +162,8 @@ func buildBaseline(ctx context.Context, goCmd, root, scratch, out string, log io
 	return buildMailer(ctx, goCmd, dir, out, log)
 }
 
-// mbAllocated and gcCycles read one InitTrace for initSeries.
+// totalMS, mbAllocated and gcCycles read one InitTrace for initSeries.
+func totalMS(t InitTrace) float64     { return t.TotalMS }
 func mbAllocated(t InitTrace) float64 { return float64(t.Bytes) / 1e6 }
 func gcCycles(t InitTrace) float64    { return float64(t.GCs) }
 
