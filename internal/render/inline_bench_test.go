@@ -36,3 +36,22 @@ func BenchmarkInline(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkInlineLearn is the first mail of a structure: scan, the
+// cascade over the whole document (parse it, read the stylesheet, match
+// every selector) and the plan applied.
+func BenchmarkInlineLearn(b *testing.B) {
+	r := newRenderer(b)
+	r.inline = func(s string) (string, error) { return s, nil }
+	m, err := r.Render(goldenData(ForgotPassword))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var in inliner
+		if _, err := in.inline(m.HTML); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/vanng822/go-premailer/premailer"
 	"golang.org/x/net/html"
 )
 
@@ -19,22 +18,23 @@ import (
 // (media queries, dark mode) stay in the head as written, for the clients
 // that honour them.
 //
-// go-premailer does the CSS work: parsing, selector matching, specificity
-// and the cascade. It parses the stylesheet and the document anew on each
-// call, about 2 ms a mail, so its result is memoised per document
-// structure: the inlined styles depend only on the elements and their
-// attributes, never on the text or the links in them, and a template has
-// a handful of structures (its branches), whatever the user data. The
-// first mail of a structure runs go-premailer on a copy of the document
-// whose elements are numbered, and records what it did to each element (a
-// plan); every mail of that structure then gets the plan applied to its
-// own bytes, which html/template escaped and nothing reparses.
+// The cascade (cascade.go: tdewolff/parse reads the CSS, cascadia matches
+// the selectors) parses the stylesheet and the whole document, so its
+// result is memoised per document structure: the inlined styles depend
+// only on the elements and their attributes, never on the text or the
+// links in them, and a template has a handful of structures (its
+// branches), whatever the user data. The first mail of a structure runs
+// the cascade on a copy of the document whose elements are numbered, and
+// records what it did to each element (a plan); every mail of that
+// structure then gets the plan applied to its own bytes, which
+// html/template escaped and nothing reparses.
 //
 // Selectors may use element names, classes, ids, attributes other than
 // href and src, and the element tree (descendants, children, siblings,
 // positions): all are part of the structure. They may not depend on text
-// (:empty, :contains) or on links (a[href^=...]): those are not. A test
-// holds the plan's result equal to go-premailer's for every template.
+// (:empty, :contains) or on links (a[href^=...]): those are not. Tests
+// hold the result equal to go-premailer's, an independent implementation,
+// for every template and for fuzzed documents.
 type inliner struct {
 	mu    sync.RWMutex
 	plans map[uint64]*plan
@@ -44,7 +44,7 @@ type inliner struct {
 // not kept. The shipped templates have a few dozen structures.
 const maxPlans = 512
 
-// plan is what go-premailer did to one document structure, by element
+// plan is what the cascade does to one document structure, by element
 // index (the order of start tags).
 type plan struct {
 	set  [][]setAttr // attributes it set (style, width, height); nil: none
@@ -56,7 +56,8 @@ type plan struct {
 // setAttr is an attribute to set, ready to write: ` key="value"`.
 type setAttr struct{ key, written string }
 
-// ignoreAttr marks the <style> blocks go-premailer leaves alone; the mail
+// ignoreAttr marks the <style> blocks the inliner leaves alone (the name
+// is go-premailer's, which designers know); the mail
 // does not need the mark.
 const ignoreAttr = "data-premailer"
 
@@ -98,8 +99,7 @@ var structureSeed = maphash.MakeSeed()
 // It is a small scanner for the documents html/template writes from the
 // templates (comments, a doctype, tags with quoted or bare attributes,
 // <style>, <script> and <title> holding raw text), far cheaper than a full
-// HTML parse; go-premailer still parses each new structure fully, and a
-// test holds the result to go-premailer's own.
+// HTML parse; the cascade still parses each new structure fully.
 func scan(doc []byte) (*scanned, error) {
 	s := scans.Get().(*scanned)
 	s.doc, s.headEnd, s.tags, s.attrs = doc, -1, s.tags[:0], s.attrs[:0]
@@ -310,12 +310,12 @@ func (in *inliner) planned() int {
 	return len(in.plans)
 }
 
-// indexAttr numbers the elements of the copy go-premailer works on.
+// indexAttr numbers the elements of the copy the cascade works on.
 const indexAttr = "data-render-i"
 
-// learn runs go-premailer on the document with every element numbered,
-// and records for each element the attributes it set and whether it
-// removed it.
+// learn runs the cascade on the document with every element numbered,
+// and records for each element the attributes it sets and whether it
+// removes it.
 func learn(s *scanned) (*plan, error) {
 	var b bytes.Buffer
 	b.Grow(len(s.doc) + 24*len(s.tags))
@@ -327,73 +327,50 @@ func learn(s *scanned) (*plan, error) {
 	}
 	b.Write(s.doc[pos:])
 
-	pm, err := premailer.NewPremailerFromString(b.String(), premailer.NewOptions())
+	root, err := html.Parse(&b)
 	if err != nil {
 		return nil, fmt.Errorf("inline CSS: %w", err)
 	}
-	out, err := pm.Transform()
+	set, consumed, err := cascadeTree(root)
 	if err != nil {
-		return nil, fmt.Errorf("inline CSS: %w", err)
-	}
-	root, err := html.Parse(strings.NewReader(out))
-	if err != nil {
-		return nil, fmt.Errorf("inline CSS: %w", err)
+		return nil, err
 	}
 	n := len(s.tags)
 	p := &plan{set: make([][]setAttr, n), drop: make([]bool, n), mark: make([]bool, n)}
-	seen := make([]bool, n)
-	var walkErr error
-	var walk func(*html.Node, bool)
-	walk = func(node *html.Node, inHead bool) {
-		if node.Type == html.ElementNode {
-			idx := -1
-			for _, a := range node.Attr {
-				if a.Key == indexAttr {
-					idx, _ = strconv.Atoi(a.Val)
-				}
-			}
-			switch {
-			case idx >= 0 && idx < n:
-				seen[idx] = true
-				orig := map[string]string{}
-				for _, a := range s.attrs[s.tags[idx].attrLo:s.tags[idx].attrHi] {
-					key := strings.ToLower(string(s.key(a)))
-					orig[key] = html.UnescapeString(string(s.value(a)))
-					p.mark[idx] = p.mark[idx] || key == ignoreAttr
-				}
-				for _, a := range node.Attr {
-					if a.Key == indexAttr {
-						continue
-					}
-					if v, ok := orig[a.Key]; !ok || v != a.Val {
-						p.set[idx] = append(p.set[idx], setAttr{key: a.Key, written: " " + a.Key + `="` + attrEscaper.Replace(a.Val) + `"`})
-					}
-					delete(orig, a.Key)
-				}
-				for key := range orig {
-					walkErr = fmt.Errorf("inline CSS: go-premailer removed the %s attribute of a <%s>", key, node.Data)
-				}
-			case node.Data == "style" && inHead && node.FirstChild != nil:
-				p.head += node.FirstChild.Data // the rules it could not inline
-			}
-			inHead = inHead || node.Data == "head"
+	index := func(node *html.Node) int {
+		v, ok := nodeAttr(node, indexAttr)
+		i, err := strconv.Atoi(v)
+		if !ok || err != nil || i < 0 || i >= n {
+			return -1
 		}
-		for c := node.FirstChild; c != nil; c = c.NextSibling {
-			walk(c, inHead)
-		}
+		return i
 	}
-	walk(root, false)
-	if walkErr != nil {
-		return nil, walkErr
-	}
-	for i, ok := range seen {
-		if ok {
-			continue
-		}
-		if !bytes.EqualFold(s.name(s.tags[i]), []byte("style")) {
-			return nil, errors.New("inline CSS: go-premailer removed a <" + string(s.name(s.tags[i])) + "> element")
+	for _, node := range consumed {
+		i := index(node)
+		if i < 0 {
+			return nil, errors.New("inline CSS: a <style> block the scanner did not see")
 		}
 		p.drop[i] = true
+	}
+	for node, attrs := range set {
+		i := index(node)
+		if i < 0 {
+			continue // an element the parser added (<tbody>, <head>): not in the mail's bytes
+		}
+		orig := map[string]string{}
+		for _, a := range s.attrs[s.tags[i].attrLo:s.tags[i].attrHi] {
+			orig[strings.ToLower(string(s.key(a)))] = html.UnescapeString(string(s.value(a)))
+		}
+		for _, a := range attrs {
+			if v, ok := orig[a.Key]; !ok || v != a.Val {
+				p.set[i] = append(p.set[i], setAttr{key: a.Key, written: " " + a.Key + `="` + attrEscaper.Replace(a.Val) + `"`})
+			}
+		}
+	}
+	for i, t := range s.tags {
+		for _, a := range s.attrs[t.attrLo:t.attrHi] {
+			p.mark[i] = p.mark[i] || bytes.EqualFold(s.key(a), []byte(ignoreAttr))
+		}
 	}
 	return p, nil
 }

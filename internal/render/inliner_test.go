@@ -1,6 +1,7 @@
 package render
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -148,23 +149,26 @@ func sameTree(t *testing.T, a, b string) string {
 }
 
 // TestInlinerSynthetic covers what the shipped templates do not use:
-// rules go-premailer cannot inline (pseudo-classes, media queries in a
-// plain block), sibling and position selectors, inline styles to merge,
-// and several documents of one structure with different text and links.
+// sibling, position and attribute selectors, ids, !important against
+// specificity, inline styles to merge, a sheet in the body, blocks left
+// alone (ignore, media="print"), and several documents of one structure
+// with different text and links.
 func TestInlinerSynthetic(t *testing.T) {
 	const css = `<style>
-a:hover { color: #000; }
-@media (max-width: 600px) { .x { padding: 0; } }
 p + p { margin-top: 4px; }
 li:first-child { font-weight: bold; }
 .box > .x { width: 120px; color: #111; }
 #id1 { height: 10px; }
 [data-k="v"] { border: 0; }
-</style>`
+.x { color: #333 !important; padding: 1px }
+p.x { padding: 2px; }
+</style>
+<style data-premailer="ignore">a:hover { color: #000; } @media (max-width: 600px) { .x { padding: 0; } }</style>
+<style media="print">.x { display: none; }</style>`
 	docs := []string{
 		`<!DOCTYPE html><html><head><title>T</title>` + css + `</head><body><div class="box"><p class="x" style="color:#222">one</p><p>two</p></div><ul><li>a</li><li>b</li></ul><a href="https://a.test/?x=1&amp;y=2">l</a><span id="id1" data-k="v">s</span></body></html>`,
 		`<!DOCTYPE html><html><head><title>U</title>` + css + `</head><body><div class="box"><p class="x" style="color:#222">&lt;uno&gt; &amp; dos</p><p>tres</p></div><ul><li>c</li><li>d</li></ul><a href="https://b.test/?q=&#34;">m</a><span id="id1" data-k="v">t</span></body></html>`,
-		`<html><head>` + css + `</head><body><p>no doctype</p><p class="x">second</p></body></html>`,
+		`<html><head></head><body><style>p { margin: 0 }</style><p>no doctype</p><p class="x" style="margin: 1px; width: 0">second</p></body></html>`,
 	}
 	var in inliner
 	for i, doc := range docs {
@@ -179,11 +183,47 @@ li:first-child { font-weight: bold; }
 		if diff := sameTree(t, got, want); diff != "" {
 			t.Errorf("document %d: %s", i, diff)
 		}
-		if !strings.Contains(got, `<style type="text/css">`) || !strings.Contains(got, "a:hover") {
-			t.Errorf("document %d: the rules go-premailer could not inline are gone", i)
+		if i < 2 && (!strings.Contains(got, "a:hover") || !strings.Contains(got, `<style media="print">`)) {
+			t.Errorf("document %d: a block the inliner must leave alone is gone", i)
 		}
 	}
 	if n := in.planned(); n != 2 {
 		t.Errorf("%d plans for 2 structures", n)
+	}
+}
+
+// TestInlinerRefuses: a rule a style attribute cannot stand for, in a
+// block to inline, is an error that names it and says where it goes,
+// not a rule silently moved or lost; so is a stylesheet that does not
+// parse.
+func TestInlinerRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		sheet, want string
+		inlinable   bool
+	}{
+		{`a:hover { color: red }`, `"a:hover"`, false},
+		{`p, a:focus { color: red }`, `"a:focus"`, false},
+		{`p::before { content: "x" }`, `"p::before"`, false},
+		{`* { margin: 0 }`, `"*"`, false},
+		{`@media (max-width: 600px) { p { margin: 0 } }`, `@media`, false},
+		{`@import url(x.css);`, `@import`, false},
+		{`p { color: red`, `not closed`, true},
+		{`p { color red }`, `"color red"`, true},
+		{`p { color: red; { x } }`, `nested`, true},
+		{`p[ { color: red }`, `"p["`, true},
+	} {
+		doc := `<html><head><style>` + tc.sheet + `</style></head><body><p>secret-text</p><a>l</a></body></html>`
+		var in inliner
+		_, err := in.inline(doc)
+		switch {
+		case err == nil:
+			t.Errorf("%s: inlined", tc.sheet)
+		case !strings.Contains(err.Error(), tc.want):
+			t.Errorf("%s: the error %q does not name %s", tc.sheet, err, tc.want)
+		case errors.Is(err, errNotInlinable) == tc.inlinable:
+			t.Errorf("%s: errNotInlinable is %t in %q", tc.sheet, !tc.inlinable, err)
+		case strings.Contains(err.Error(), "secret-text"):
+			t.Errorf("%s: the error carries the document's text", tc.sheet)
+		}
 	}
 }

@@ -4,7 +4,7 @@
 // production, a folder on disk for previews, fstest.MapFS in tests).
 //
 // HTML goes through html/template, so every user-supplied value is escaped
-// for its context, then go-premailer inlines the CSS; the subject and the
+// for its context, then its CSS is inlined; the subject and the
 // text part go through text/template. Every human-readable string comes
 // from a message catalogue per language (locales/<locale>.json in the same
 // fs.FS), chosen by Data.Locale with English as the fallback.
@@ -242,9 +242,9 @@ func New(fsys fs.FS, opts Options) (*Renderer, error) {
 	// A trial run catches what parsing cannot: unknown fields, calls to
 	// undefined blocks, unknown catalogue keys, HTML escaping errors, bad
 	// subjects. It also does html/template's one-time escaping work up
-	// front. It only scans the HTML for the inliner: go-premailer's first
-	// pass over a structure costs milliseconds, so each structure's first
-	// real mail pays it, not the cold start.
+	// front. It only scans the HTML for the inliner: the cascade's first
+	// pass over a structure costs a millisecond or so, so each structure's
+	// first real mail pays it, not the cold start.
 	r.inline = func(doc string) (string, error) {
 		_, err := scan([]byte(doc))
 		return doc, err

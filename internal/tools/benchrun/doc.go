@@ -257,12 +257,12 @@ func (r *Report) Markdown() string {
 // writeFindings explains over-budget figures from what was measured.
 func (r *Report) writeFindings(d *strings.Builder) {
 	var notes []string
-	inline := r.profileRow("BenchmarkInvocation", "premailer.(*premailer).Transform")
+	inline := r.profileRow("BenchmarkInvocation", "internal/render.(*inliner).inline")
 	render := r.profileRow("BenchmarkInvocation", "internal/render.(*Renderer).Render")
 	ecdsa := r.profileRow("BenchmarkInvocation", "crypto/ecdsa.VerifyASN1")
 	dec := r.profileRow("BenchmarkInvocation", "internal/decrypt.(*Decrypter).Decrypt")
 	setup := r.profileRow("BenchmarkNewHandler", "cmd/mailer.newHandler")
-	setupInline := r.profileRow("BenchmarkNewHandler", "premailer.(*premailer).Transform")
+	setupInline := r.profileRow("BenchmarkNewHandler", "internal/render.scan")
 	renderNew := r.profileRow("BenchmarkNewHandler", "internal/render.New")
 	for _, c := range r.Checks {
 		if c.OK() || c.Missing {
@@ -273,7 +273,7 @@ func (r *Report) writeFindings(d *strings.Builder) {
 		case strings.HasPrefix(c.Figure, "the mailer's own work"):
 			n = "**Own work per warm invocation**: " + r.topProfile(3) + " of CPU per invocation (profile below)."
 			if found(render) && found(inline) {
-				n += fmt.Sprintf(" Render is %s, of which CSS inlining by go-premailer %s: it parses the stylesheet and the whole document again for every mail.", ms(render.MSPerOp), ms(inline.MSPerOp))
+				n += fmt.Sprintf(" Render is %s, of which CSS inlining %s (a structure seen before: scan the mail and apply the plan).", ms(render.MSPerOp), ms(inline.MSPerOp))
 			}
 			if found(dec) && found(ecdsa) {
 				n += fmt.Sprintf(" Decrypt is %s, of which the ECDSA P-384 signature check that Cognito's suite 0x0378 requires is %s (Go's generic P-384 code; no assembly on amd64 or arm64).", ms(dec.MSPerOp), ms(ecdsa.MSPerOp))
@@ -286,7 +286,7 @@ func (r *Report) writeFindings(d *strings.Builder) {
 		case strings.HasPrefix(c.Figure, "render + MIME"):
 			n = "**Render + MIME**:"
 			if found(render) && found(inline) {
-				n += fmt.Sprintf(" in the invocation profile render takes %s of CPU, %s of it CSS inlining by go-premailer (every mail re-parses the stylesheet and the document).", ms(render.MSPerOp), ms(inline.MSPerOp))
+				n += fmt.Sprintf(" in the invocation profile render takes %s of CPU, %s of it CSS inlining (a scan and the structure's plan).", ms(render.MSPerOp), ms(inline.MSPerOp))
 			}
 			if b := r.bench("BenchmarkRenderAndMIME"); b != nil {
 				if al, ok := b.Median("allocs/op"); ok {
@@ -301,7 +301,7 @@ func (r *Report) writeFindings(d *strings.Builder) {
 					n += fmt.Sprintf(", %s of it render.New", ms(renderNew.MSPerOp))
 				}
 				if found(setupInline) {
-					n += fmt.Sprintf(" (CSS inlining %s)", ms(setupInline.MSPerOp))
+					n += fmt.Sprintf(" (scanning for the CSS inliner %s)", ms(setupInline.MSPerOp))
 				}
 				n += "."
 			}
@@ -319,7 +319,7 @@ func (r *Report) writeFindings(d *strings.Builder) {
 			if found(setup) && found(renderNew) {
 				n += fmt.Sprintf(" The setup's CPU profile (below) puts %s of its %s in render.New", ms(renderNew.MSPerOp), ms(setup.MSPerOp))
 				if found(setupInline) {
-					n += fmt.Sprintf(", %s in CSS inlining", ms(setupInline.MSPerOp))
+					n += fmt.Sprintf(", %s scanning for the CSS inliner", ms(setupInline.MSPerOp))
 				}
 				n += "."
 			}

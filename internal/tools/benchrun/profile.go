@@ -52,7 +52,7 @@ func profiles(invocationOps int) []*Profile {
 				{"· building KMS keyrings (pooled: only when the pool is empty)", "internal/decrypt.(*Decrypter).keyring"},
 				{"· the KMS client call (request, signing, parsing)", "service/kms.(*Client).Decrypt"},
 				{"render", "internal/render.(*Renderer).Render"},
-				{"· CSS inlining (go-premailer)", "premailer.(*premailer).Transform"},
+				{"· CSS inlining (scan, then the structure's plan)", "internal/render.(*inliner).inline"},
 				{"MIME build (and DKIM signing when on)", "internal/send.(*Sender).Build"},
 				{"SES client (request, signing, parsing)", "internal/send.(*SES).Deliver"},
 			},
@@ -66,7 +66,7 @@ func profiles(invocationOps int) []*Profile {
 				{"Encryption SDK clients", "internal/decrypt.New"},
 				{"templates (render.New)", "internal/render.New"},
 				{"· rendering every template to check it", "internal/render.(*Renderer).Render"},
-				{"· CSS inlining (go-premailer)", "premailer.(*premailer).Transform"},
+				{"· scanning for the CSS inliner (the trial renders learn no plan)", "internal/render.scan"},
 			},
 		},
 	}

@@ -1,0 +1,400 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/andybalholm/cascadia"
+	"github.com/tdewolff/parse/v2"
+	"github.com/tdewolff/parse/v2/css"
+	"golang.org/x/net/html"
+)
+
+// The cascade: what the inliner does to a document the first time it sees
+// its structure. It follows go-premailer's model, which the tests hold it
+// to (go-premailer is their oracle, not a dependency of the mail path; its
+// dependencies cost the Lambda's cold start about 4 ms of package
+// initialisation):
+//
+//   - the rules of each <style> block that is not marked
+//     data-premailer="ignore" and has no media other than "all" are
+//     inlined, and the block removed before selectors are matched;
+//   - an element's declarations come from the rules matching it, in
+//     ascending order of (!important, specificity, source order), then
+//     from its own style attribute; a property takes its last value and
+//     keeps the place of its last declaration; !important is dropped;
+//   - a width or height in px (or 0) is also written as the element's
+//     HTML attribute, for the clients that ignore CSS sizes.
+//
+// Specificity is CSS's (cascadia's), which go-premailer approximates by
+// counting characters; the two agree for selectors of types, classes and
+// ids joined by spaced combinators, which is what the templates use.
+// Where go-premailer would move a rule to a <style> block of its own
+// (pseudo-classes of state, pseudo-elements, "*", @-rules), the cascade
+// refuses the document instead, with the rule in the error: such rules
+// belong in a data-premailer="ignore" block, written as meant.
+
+// cssDecl is one declaration: a property and its value as written, with
+// whitespace collapsed and any !important taken off.
+type cssDecl struct {
+	prop, value string
+	important   bool
+}
+
+// cssRule is one selector of a rule with the declarations of one weight
+// (normal or !important) of that rule.
+type cssRule struct {
+	sel       cascadia.Sel
+	decls     []cssDecl
+	important bool
+	spec      cascadia.Specificity
+	order     int
+}
+
+// before reports whether r comes before o in the cascade (o wins a
+// property they share).
+func (r *cssRule) before(o *cssRule) int {
+	if r.important != o.important {
+		if o.important {
+			return -1
+		}
+		return 1
+	}
+	for i := range r.spec {
+		if r.spec[i] != o.spec[i] {
+			return r.spec[i] - o.spec[i]
+		}
+	}
+	return r.order - o.order
+}
+
+// unmergeable are selector parts that depend on state, or name a
+// pseudo-element, neither of which a style attribute can express
+// (go-premailer's list).
+var unmergeable = []string{
+	":visited", ":active", ":hover", ":focus", ":link", ":root", ":in-range",
+	":invalid", ":valid", ":after", ":before", ":selection", ":target",
+	":first-line", ":first-letter", ":checked", ":disabled", ":enabled", ":lang",
+}
+
+// errNotInlinable is wrapped by the errors for rules that cannot go into
+// style attributes.
+var errNotInlinable = errors.New(`cannot be inlined; put it in a <style data-premailer="ignore"> block`)
+
+// parseSheet reads a stylesheet to inline into rules, numbering them from
+// *order on.
+func parseSheet(text string, order *int) ([]cssRule, error) {
+	l := css.NewLexer(parse.NewInputString(text))
+	var rules []cssRule
+	for {
+		tt, data := next(l)
+		switch tt {
+		case css.ErrorToken:
+			return rules, lexErr(l)
+		case css.CDOToken, css.CDCToken:
+			continue
+		case css.AtKeywordToken:
+			return nil, fmt.Errorf("inline CSS: %s %w", data, errNotInlinable)
+		}
+		var sel strings.Builder
+		for tt != css.LeftBraceToken {
+			if tt == css.ErrorToken {
+				return nil, fmt.Errorf("inline CSS: the rule %q has no block: %w", collapse(sel.String()), lexErr(l))
+			}
+			if tt == css.WhitespaceToken || tt == css.CommentToken {
+				sel.WriteByte(' ')
+			} else {
+				sel.Write(data)
+			}
+			tt, data = l.Next()
+		}
+		selector := collapse(sel.String())
+		decls, err := parseDecls(l, true)
+		if err != nil {
+			return nil, fmt.Errorf("inline CSS: the rule %q: %w", selector, err)
+		}
+		group, err := compileGroup(selector)
+		if err != nil {
+			return nil, err
+		}
+		var normal, important []cssDecl
+		for _, d := range decls {
+			if d.important {
+				important = append(important, d)
+			} else {
+				normal = append(normal, d)
+			}
+		}
+		for _, s := range group {
+			for _, w := range []struct {
+				decls     []cssDecl
+				important bool
+			}{{normal, false}, {important, true}} {
+				if len(w.decls) == 0 {
+					continue
+				}
+				rules = append(rules, cssRule{sel: s, decls: w.decls, important: w.important, spec: s.Specificity(), order: *order})
+				*order++
+			}
+		}
+	}
+}
+
+// compileGroup compiles a selector group, refusing the selectors a style
+// attribute cannot stand for.
+func compileGroup(selector string) (cascadia.SelectorGroup, error) {
+	for _, one := range strings.Split(selector, ",") {
+		lower := strings.ToLower(one)
+		for _, u := range unmergeable {
+			if strings.Contains(lower, u) {
+				return nil, fmt.Errorf("inline CSS: the selector %q %w", strings.TrimSpace(one), errNotInlinable)
+			}
+		}
+		if strings.Contains(one, "*") {
+			return nil, fmt.Errorf("inline CSS: the selector %q (universal) %w", strings.TrimSpace(one), errNotInlinable)
+		}
+	}
+	g, err := cascadia.ParseGroup(selector)
+	if err != nil {
+		return nil, fmt.Errorf("inline CSS: the selector %q: %w", selector, err)
+	}
+	return g, nil
+}
+
+// parseDecls reads declarations up to the end of a block (inBlock) or of
+// the input (a style attribute).
+func parseDecls(l *css.Lexer, inBlock bool) ([]cssDecl, error) {
+	var out []cssDecl
+	var cur []byte // the declaration so far, whitespace collapsed
+	level := 0
+	flush := func() error {
+		d, ok, err := parseDecl(cur)
+		cur = cur[:0]
+		if ok {
+			out = append(out, d)
+		}
+		return err
+	}
+	for {
+		tt, data := l.Next()
+		switch {
+		case tt == css.ErrorToken:
+			if inBlock {
+				return nil, fmt.Errorf("the block is not closed: %w", lexErr(l))
+			}
+			if err := lexErr(l); err != nil {
+				return nil, err
+			}
+			return out, flush()
+		case tt == css.CommentToken:
+			continue
+		case level == 0 && tt == css.SemicolonToken:
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			continue
+		case level == 0 && tt == css.RightBraceToken:
+			if !inBlock {
+				return nil, errors.New("a } outside a block")
+			}
+			return out, flush()
+		case tt == css.LeftBraceToken:
+			return nil, errors.New("a nested block")
+		case tt == css.LeftParenthesisToken || tt == css.LeftBracketToken || tt == css.FunctionToken:
+			level++
+		case (tt == css.RightParenthesisToken || tt == css.RightBracketToken) && level > 0:
+			level--
+		}
+		if tt == css.WhitespaceToken {
+			if len(cur) > 0 && cur[len(cur)-1] != ' ' {
+				cur = append(cur, ' ')
+			}
+			continue
+		}
+		cur = append(cur, data...)
+	}
+}
+
+// parseDecl splits one declaration; ok is false for an empty one.
+func parseDecl(b []byte) (d cssDecl, ok bool, err error) {
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return d, false, nil
+	}
+	prop, value, found := strings.Cut(s, ":")
+	prop = strings.TrimSpace(prop)
+	if !found || prop == "" || strings.ContainsAny(prop, " ") {
+		return d, false, fmt.Errorf("the declaration %q is not property: value", s)
+	}
+	value = strings.TrimSpace(value)
+	if i := strings.LastIndexByte(value, '!'); i >= 0 && strings.EqualFold(strings.TrimSpace(value[i+1:]), "important") {
+		value, d.important = strings.TrimSpace(value[:i]), true
+	}
+	d.prop, d.value = prop, value
+	return d, true, nil
+}
+
+// next is the lexer's next token that is not whitespace or a comment.
+func next(l *css.Lexer) (css.TokenType, []byte) {
+	for {
+		tt, data := l.Next()
+		if tt != css.WhitespaceToken && tt != css.CommentToken {
+			return tt, data
+		}
+	}
+}
+
+// lexErr is the lexer's error, nil at the end of the input.
+func lexErr(l *css.Lexer) error {
+	if err := l.Err(); err != nil && err.Error() != "EOF" {
+		return err
+	}
+	return nil
+}
+
+// collapse trims s and turns each run of spaces into one.
+func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// styleOf is the attributes the cascade gives an element matched by rules
+// (in cascade order) that had the style attribute own ("" for none): the
+// style, then the HTML width and height its sizes ask for, in the order
+// they come in the style (go-premailer's order, which the goldens keep).
+func styleOf(rules []*cssRule, own string) ([]html.Attribute, error) {
+	var decls []cssDecl
+	for _, r := range rules {
+		decls = append(decls, r.decls...)
+	}
+	if own != "" {
+		l := css.NewLexer(parse.NewInputString(own))
+		ds, err := parseDecls(l, false)
+		if err != nil {
+			return nil, fmt.Errorf("inline CSS: a style attribute: %w", err)
+		}
+		decls = append(decls, ds...)
+	}
+	// Each property at its last declaration, with its last value.
+	last := make(map[string]int, len(decls))
+	for i, d := range decls {
+		last[d.prop] = i
+	}
+	var set []html.Attribute
+	var b strings.Builder
+	for i, d := range decls {
+		if last[d.prop] != i {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(d.prop)
+		b.WriteByte(':')
+		b.WriteString(d.value)
+		if size, ok := htmlSize(d.value); ok && (d.prop == "width" || d.prop == "height") {
+			set = append(set, html.Attribute{Key: d.prop, Val: size})
+		}
+	}
+	if b.Len() > 0 {
+		set = append([]html.Attribute{{Key: "style", Val: b.String()}}, set...)
+	}
+	return set, nil
+}
+
+// htmlSize is a CSS size as an HTML width or height attribute: px
+// dropped, 0 kept; ok is false for any other unit.
+func htmlSize(v string) (string, bool) {
+	if n, ok := strings.CutSuffix(v, "px"); ok {
+		return n, true
+	}
+	return v, v == "0"
+}
+
+// cascadeTree applies the stylesheets of root to its elements. It
+// returns, for each element that rules match, the attributes the cascade
+// gives it, and the <style> elements it consumed (removed from the tree).
+func cascadeTree(root *html.Node) (map[*html.Node][]html.Attribute, []*html.Node, error) {
+	var sheets []*html.Node
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "style" && inlined(n) {
+			sheets = append(sheets, n)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(root)
+	var rules []cssRule
+	order := 0
+	for _, s := range sheets {
+		var text bytes.Buffer
+		for c := s.FirstChild; c != nil; c = c.NextSibling {
+			if c.Type == html.TextNode {
+				text.WriteString(c.Data)
+			}
+		}
+		rs, err := parseSheet(text.String(), &order)
+		if err != nil {
+			return nil, nil, err
+		}
+		rules = append(rules, rs...)
+		s.Parent.RemoveChild(s)
+	}
+	sorted := make([]*cssRule, len(rules))
+	for i := range rules {
+		sorted[i] = &rules[i]
+	}
+	slices.SortFunc(sorted, (*cssRule).before)
+
+	out := map[*html.Node][]html.Attribute{}
+	var matched []*cssRule
+	var err error
+	var apply func(*html.Node)
+	apply = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			matched = matched[:0]
+			for _, r := range sorted {
+				if r.sel.Match(n) {
+					matched = append(matched, r)
+				}
+			}
+			if len(matched) > 0 {
+				set, e := styleOf(matched, attrVal(n, "style"))
+				if e != nil && err == nil {
+					err = e
+				}
+				out[n] = set
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			apply(c)
+		}
+	}
+	apply(root)
+	return out, sheets, err
+}
+
+// inlined reports whether a <style> element's rules are for inlining.
+func inlined(n *html.Node) bool {
+	if attrVal(n, ignoreAttr) == "ignore" {
+		return false
+	}
+	media, ok := nodeAttr(n, "media")
+	return !ok || media == "all"
+}
+
+func nodeAttr(n *html.Node, key string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val, true
+		}
+	}
+	return "", false
+}
+
+func attrVal(n *html.Node, key string) string {
+	v, _ := nodeAttr(n, key)
+	return v
+}
