@@ -29,6 +29,9 @@ import (
 //   - a width or height in px (or 0) is also written as the element's
 //     HTML attribute, for the clients that ignore CSS sizes.
 //
+// Values are written as the stylesheet has them, but for runs of
+// whitespace, which become one space (go-premailer keeps them).
+//
 // Specificity is CSS's (cascadia's), which go-premailer approximates by
 // counting characters; the two agree for selectors of types, classes and
 // ids joined by spaced combinators, which is what the templates use.

@@ -129,3 +129,51 @@ func FuzzCascadeMatchesPremailer(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSheet feeds the cascade's stylesheet and style-attribute
+// readers any text, as a designer's template in the live preview can: an
+// error or rules, never a panic, and every declaration it keeps has a
+// property and no !important left in its value.
+func FuzzParseSheet(f *testing.F) {
+	for _, seed := range []string{
+		"p { color: red }",
+		"p.a, .b > td { margin: 0 0 16px; color: #111 !important }",
+		"a:hover { x: y }",
+		"@media (max-width: 1px) { p { a: b } }",
+		"p { background: url(\"a;b\"); font: 'x}' }",
+		"p { color: red",
+		"/* c */ p /* d */ { /* e */ a /* f */ : b }",
+		"p { a: b; { c } }",
+		"<!-- p { a: b } -->",
+	} {
+		f.Add(seed, "color: red; width: 4px")
+	}
+	f.Fuzz(func(t *testing.T, sheet, style string) {
+		order := 0
+		rules, err := parseSheet(sheet, &order)
+		if err != nil {
+			return
+		}
+		ptrs := make([]*cssRule, len(rules))
+		for i := range rules {
+			ptrs[i] = &rules[i]
+			for _, d := range rules[i].decls {
+				if d.prop == "" || strings.HasSuffix(strings.ToLower(d.value), "!important") {
+					t.Fatalf("declaration %+v from %q", d, sheet)
+				}
+			}
+		}
+		if order != len(rules) {
+			t.Fatalf("%d rules numbered %d", len(rules), order)
+		}
+		set, err := styleOf(ptrs, style)
+		if err != nil {
+			return
+		}
+		for _, a := range set {
+			if a.Key != "style" && a.Key != "width" && a.Key != "height" {
+				t.Fatalf("the cascade sets %q", a.Key)
+			}
+		}
+	})
+}
