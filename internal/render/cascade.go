@@ -105,7 +105,7 @@ func parseSheet(text string, order *int) ([]cssRule, error) {
 		var sel strings.Builder
 		for tt != css.LeftBraceToken {
 			if tt == css.ErrorToken {
-				return nil, fmt.Errorf("inline CSS: the rule %q has no block: %w", collapse(sel.String()), lexErr(l))
+				return nil, fmt.Errorf("inline CSS: the rule %q: %w", collapse(sel.String()), withLexErr("it has no block", l))
 			}
 			if tt == css.WhitespaceToken || tt == css.CommentToken {
 				sel.WriteByte(' ')
@@ -157,7 +157,7 @@ func compileGroup(selector string) (cascadia.SelectorGroup, error) {
 			}
 		}
 		if strings.Contains(one, "*") {
-			return nil, fmt.Errorf("inline CSS: the selector %q (universal) %w", strings.TrimSpace(one), errNotInlinable)
+			return nil, fmt.Errorf("inline CSS: the selector %q (with a \"*\") %w", strings.TrimSpace(one), errNotInlinable)
 		}
 	}
 	g, err := cascadia.ParseGroup(selector)
@@ -186,7 +186,7 @@ func parseDecls(l *css.Lexer, inBlock bool) ([]cssDecl, error) {
 		switch {
 		case tt == css.ErrorToken:
 			if inBlock {
-				return nil, fmt.Errorf("the block is not closed: %w", lexErr(l))
+				return nil, withLexErr("the block is not closed", l)
 			}
 			if err := lexErr(l); err != nil {
 				return nil, err
@@ -256,6 +256,15 @@ func lexErr(l *css.Lexer) error {
 		return err
 	}
 	return nil
+}
+
+// withLexErr is the error msg, with the lexer's error when there is one
+// (not at the end of the input).
+func withLexErr(msg string, l *css.Lexer) error {
+	if err := lexErr(l); err != nil {
+		return fmt.Errorf("%s: %w", msg, err)
+	}
+	return errors.New(msg)
 }
 
 // collapse trims s and turns each run of spaces into one.

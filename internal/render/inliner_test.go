@@ -214,6 +214,7 @@ func TestInlinerRefuses(t *testing.T) {
 		{`p { color red }`, `"color red"`, true},
 		{`p { color: red; { x } }`, `nested`, true},
 		{`p[ { color: red }`, `"p["`, true},
+		{`p`, `no block`, true},
 	} {
 		doc := `<html><head><style>` + tc.sheet + `</style></head><body><p>secret-text</p><a>l</a></body></html>`
 		var in inliner
@@ -227,6 +228,8 @@ func TestInlinerRefuses(t *testing.T) {
 			t.Errorf("%s: errNotInlinable is %t in %q", tc.sheet, !tc.inlinable, err)
 		case strings.Contains(err.Error(), "secret-text"):
 			t.Errorf("%s: the error carries the document's text", tc.sheet)
+		case strings.Contains(err.Error(), "%!"):
+			t.Errorf("%s: the error %q is badly formatted", tc.sheet, err)
 		}
 	}
 }
