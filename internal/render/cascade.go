@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -230,7 +231,8 @@ func parseDecl(b []byte) (d cssDecl, ok bool, err error) {
 	prop, value, found := strings.Cut(s, ":")
 	prop = strings.TrimSpace(prop)
 	if !found || prop == "" || strings.ContainsAny(prop, " ") {
-		return d, false, fmt.Errorf("the declaration %q is not property: value", s)
+		// Not quoted: a style attribute is part of the mail's body.
+		return d, false, errors.New("a declaration is not property: value")
 	}
 	value = strings.TrimSpace(value)
 	if i := strings.LastIndexByte(value, '!'); i >= 0 && strings.EqualFold(strings.TrimSpace(value[i+1:]), "important") {
@@ -252,7 +254,7 @@ func next(l *css.Lexer) (css.TokenType, []byte) {
 
 // lexErr is the lexer's error, nil at the end of the input.
 func lexErr(l *css.Lexer) error {
-	if err := l.Err(); err != nil && err.Error() != "EOF" {
+	if err := l.Err(); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	return nil

@@ -211,7 +211,7 @@ func TestInlinerRefuses(t *testing.T) {
 		{`@media (max-width: 600px) { p { margin: 0 } }`, `@media`, false},
 		{`@import url(x.css);`, `@import`, false},
 		{`p { color: red`, `not closed`, true},
-		{`p { color red }`, `"color red"`, true},
+		{`p { color red }`, `"p": a declaration is not property: value`, true},
 		{`p { color: red; { x } }`, `nested`, true},
 		{`p[ { color: red }`, `"p["`, true},
 		{`p`, `no block`, true},
