@@ -36,10 +36,14 @@ import (
 // Specificity is CSS's (cascadia's), which go-premailer approximates by
 // counting characters; the two agree for selectors of types, classes and
 // ids joined by spaced combinators, which is what the templates use.
-// Where go-premailer would move a rule to a <style> block of its own
-// (pseudo-classes of state, pseudo-elements, "*", @-rules), the cascade
-// refuses the document instead, with the rule in the error: such rules
-// belong in a data-premailer="ignore" block, written as meant.
+//
+// What a style attribute cannot express (selectors with a state or a
+// pseudo-element, "*", @media blocks) is kept, as go-premailer keeps it:
+// in a <style> block at the end of the head, every declaration made
+// !important so that it beats the inlined styles. Other at-rules
+// (@import, @font-face, @page...), which go-premailer turns into broken
+// CSS, are refused with an error naming them: they belong in a
+// data-premailer="ignore" block, written as meant.
 
 // cssDecl is one declaration: a property and its value as written, with
 // whitespace collapsed and any !important taken off.
@@ -84,88 +88,171 @@ var unmergeable = []string{
 	":first-line", ":first-letter", ":checked", ":disabled", ":enabled", ":lang",
 }
 
-// errNotInlinable is wrapped by the errors for rules that cannot go into
-// style attributes.
+// errNotInlinable is wrapped by the errors for at-rules that can neither
+// go into style attributes nor be kept.
 var errNotInlinable = errors.New(`cannot be inlined; put it in a <style data-premailer="ignore"> block`)
 
-// parseSheet reads a stylesheet to inline into rules, numbering them from
-// *order on.
-func parseSheet(text string, order *int) ([]cssRule, error) {
+// sheet is what the cascade reads from the stylesheets to inline: the
+// rules for style attributes, numbered in source order, and the CSS a
+// style attribute cannot express, to keep in a <style> block of its own.
+type sheet struct {
+	rules []cssRule
+	keep  strings.Builder
+}
+
+// parse reads one stylesheet into sh.
+func (sh *sheet) parse(text string) error {
 	l := css.NewLexer(parse.NewInputString(text))
-	var rules []cssRule
 	for {
 		tt, data := next(l)
 		switch tt {
 		case css.ErrorToken:
-			return rules, lexErr(l)
+			return lexErr(l)
 		case css.CDOToken, css.CDCToken:
 			continue
 		case css.AtKeywordToken:
-			return nil, fmt.Errorf("inline CSS: %s %w", data, errNotInlinable)
-		}
-		var sel strings.Builder
-		for tt != css.LeftBraceToken {
-			if tt == css.ErrorToken {
-				return nil, fmt.Errorf("inline CSS: the rule %q: %w", collapse(sel.String()), withLexErr("it has no block", l))
+			if !strings.EqualFold(string(data), "@media") {
+				return fmt.Errorf("inline CSS: %s %w", data, errNotInlinable)
 			}
-			if tt == css.WhitespaceToken || tt == css.CommentToken {
-				sel.WriteByte(' ')
-			} else {
-				sel.Write(data)
+			if err := sh.media(l); err != nil {
+				return fmt.Errorf("inline CSS: @media: %w", err)
 			}
-			tt, data = l.Next()
+			continue
 		}
-		selector := collapse(sel.String())
+		selector, err := readSelector(l, tt, data)
+		if err != nil {
+			return fmt.Errorf("inline CSS: %w", err)
+		}
 		decls, err := parseDecls(l, true)
 		if err != nil {
-			return nil, fmt.Errorf("inline CSS: the rule %q: %w", selector, err)
+			return fmt.Errorf("inline CSS: the rule %q: %w", selector, err)
 		}
-		group, err := compileGroup(selector)
-		if err != nil {
-			return nil, err
-		}
-		var normal, important []cssDecl
-		for _, d := range decls {
-			if d.important {
-				important = append(important, d)
-			} else {
-				normal = append(normal, d)
-			}
-		}
-		for _, s := range group {
-			for _, w := range []struct {
-				decls     []cssDecl
-				important bool
-			}{{normal, false}, {important, true}} {
-				if len(w.decls) == 0 {
-					continue
-				}
-				rules = append(rules, cssRule{sel: s, decls: w.decls, important: w.important, spec: s.Specificity(), order: *order})
-				*order++
-			}
+		if err := sh.add(selector, decls); err != nil {
+			return err
 		}
 	}
 }
 
-// compileGroup compiles a selector group, refusing the selectors a style
-// attribute cannot stand for.
-func compileGroup(selector string) (cascadia.SelectorGroup, error) {
+// readSelector reads a rule's selector from its first token up to its
+// block's "{".
+func readSelector(l *css.Lexer, tt css.TokenType, data []byte) (string, error) {
+	var sel strings.Builder
+	for tt != css.LeftBraceToken {
+		if tt == css.ErrorToken {
+			return "", fmt.Errorf("the rule %q: %w", collapse(sel.String()), withLexErr("it has no block", l))
+		}
+		if tt == css.WhitespaceToken || tt == css.CommentToken {
+			sel.WriteByte(' ')
+		} else {
+			sel.Write(data)
+		}
+		tt, data = l.Next()
+	}
+	return collapse(sel.String()), nil
+}
+
+// add takes one rule: each of its selectors is inlined, or, when a style
+// attribute cannot express it, kept with the rule's declarations made
+// !important, so that they beat the inlined styles (go-premailer's way).
+// The selectors are split at every comma, as go-premailer splits them.
+func (sh *sheet) add(selector string, decls []cssDecl) error {
+	var normal, important []cssDecl
+	for _, d := range decls {
+		if d.important {
+			important = append(important, d)
+		} else {
+			normal = append(normal, d)
+		}
+	}
 	for _, one := range strings.Split(selector, ",") {
-		lower := strings.ToLower(one)
-		for _, u := range unmergeable {
-			if strings.Contains(lower, u) {
-				return nil, fmt.Errorf("inline CSS: the selector %q %w", strings.TrimSpace(one), errNotInlinable)
+		one = strings.TrimSpace(one)
+		if !mergeable(one) {
+			sh.keep.WriteString(importantRule(one, decls))
+			continue
+		}
+		sel, err := cascadia.Parse(one)
+		if err != nil {
+			return fmt.Errorf("inline CSS: the selector %q: %w", one, err)
+		}
+		for _, w := range []struct {
+			decls     []cssDecl
+			important bool
+		}{{normal, false}, {important, true}} {
+			if len(w.decls) > 0 {
+				sh.rules = append(sh.rules, cssRule{sel: sel, decls: w.decls, important: w.important, spec: sel.Specificity(), order: len(sh.rules)})
 			}
 		}
-		if strings.Contains(one, "*") {
-			return nil, fmt.Errorf("inline CSS: the selector %q (with a \"*\") %w", strings.TrimSpace(one), errNotInlinable)
+	}
+	return nil
+}
+
+// mergeable reports whether a style attribute can stand for one selector.
+func mergeable(selector string) bool {
+	lower := strings.ToLower(selector)
+	for _, u := range unmergeable {
+		if strings.Contains(lower, u) {
+			return false
 		}
 	}
-	g, err := cascadia.ParseGroup(selector)
-	if err != nil {
-		return nil, fmt.Errorf("inline CSS: the selector %q: %w", selector, err)
+	return !strings.Contains(selector, "*")
+}
+
+// media keeps an @media block (its query read from l up to its "{"), every
+// declaration in it made !important.
+func (sh *sheet) media(l *css.Lexer) error {
+	var query strings.Builder
+	for {
+		tt, data := l.Next()
+		if tt == css.LeftBraceToken {
+			break
+		}
+		switch tt {
+		case css.ErrorToken:
+			return withLexErr("it has no block", l)
+		case css.WhitespaceToken, css.CommentToken:
+			query.WriteByte(' ')
+		default:
+			query.Write(data)
+		}
 	}
-	return g, nil
+	var inner []string
+	for {
+		tt, data := next(l)
+		switch tt {
+		case css.RightBraceToken:
+			fmt.Fprintf(&sh.keep, "@media %s{\n%s\n}\n", collapse(query.String()), strings.Join(inner, "\n"))
+			return nil
+		case css.ErrorToken:
+			return withLexErr("the block is not closed", l)
+		case css.AtKeywordToken:
+			return fmt.Errorf("%s inside it %w", data, errNotInlinable)
+		}
+		selector, err := readSelector(l, tt, data)
+		if err != nil {
+			return err
+		}
+		decls, err := parseDecls(l, true)
+		if err != nil {
+			return fmt.Errorf("the rule %q: %w", selector, err)
+		}
+		inner = append(inner, importantRule(selector, decls))
+	}
+}
+
+// importantRule writes a rule to keep, each declaration !important, as
+// go-premailer writes it.
+func importantRule(selector string, decls []cssDecl) string {
+	var b strings.Builder
+	b.WriteString(selector)
+	b.WriteString(" {\n")
+	for i, d := range decls {
+		if i > 0 {
+			b.WriteString(";\n")
+		}
+		b.WriteString(d.prop + ": " + d.value + " !important")
+	}
+	b.WriteString("\n}")
+	return b.String()
 }
 
 // parseDecls reads declarations up to the end of a block (inBlock) or of
@@ -327,8 +414,9 @@ func htmlSize(v string) (string, bool) {
 
 // cascadeTree applies the stylesheets of root to its elements. It
 // returns, for each element that rules match, the attributes the cascade
-// gives it, and the <style> elements it consumed (removed from the tree).
-func cascadeTree(root *html.Node) (map[*html.Node][]html.Attribute, []*html.Node, error) {
+// gives it, the <style> elements it consumed (removed from the tree), and
+// the CSS it could not inline, to keep ("" for none).
+func cascadeTree(root *html.Node) (map[*html.Node][]html.Attribute, []*html.Node, string, error) {
 	var sheets []*html.Node
 	var walk func(*html.Node)
 	walk = func(n *html.Node) {
@@ -340,8 +428,7 @@ func cascadeTree(root *html.Node) (map[*html.Node][]html.Attribute, []*html.Node
 		}
 	}
 	walk(root)
-	var rules []cssRule
-	order := 0
+	var sh sheet
 	for _, s := range sheets {
 		var text bytes.Buffer
 		for c := s.FirstChild; c != nil; c = c.NextSibling {
@@ -349,16 +436,14 @@ func cascadeTree(root *html.Node) (map[*html.Node][]html.Attribute, []*html.Node
 				text.WriteString(c.Data)
 			}
 		}
-		rs, err := parseSheet(text.String(), &order)
-		if err != nil {
-			return nil, nil, err
+		if err := sh.parse(text.String()); err != nil {
+			return nil, nil, "", err
 		}
-		rules = append(rules, rs...)
 		s.Parent.RemoveChild(s)
 	}
-	sorted := make([]*cssRule, len(rules))
-	for i := range rules {
-		sorted[i] = &rules[i]
+	sorted := make([]*cssRule, len(sh.rules))
+	for i := range sh.rules {
+		sorted[i] = &sh.rules[i]
 	}
 	slices.SortFunc(sorted, (*cssRule).before)
 
@@ -387,7 +472,7 @@ func cascadeTree(root *html.Node) (map[*html.Node][]html.Attribute, []*html.Node
 		}
 	}
 	apply(root)
-	return out, sheets, err
+	return out, sheets, sh.keep.String(), err
 }
 
 // inlined reports whether a <style> element's rules are for inlining.

@@ -7,13 +7,16 @@ import (
 
 // The pieces FuzzCascadeMatchesPremailer builds documents from: selectors
 // of the kinds the templates use (types, classes, ids, spaced
-// combinators), declarations of both weights with sizes the cascade also
-// writes as attributes, and elements with classes, ids and styles.
+// combinators) and ones a style attribute cannot express, @media blocks,
+// declarations of both weights with sizes the cascade also writes as
+// attributes, and elements with classes, ids and styles.
 var (
 	fuzzSelectors = []string{
 		"p", "td", "div", "span", "a", "li", "table", ".a", ".b", ".c", "#i", "p.a", "td.b",
 		"div .a", ".a p", ".b > span", "div > p.c", "p + p", "ul li", ".a .b", "span.a.b",
 		"#i .c", "table td", "li ~ li", ".c > a",
+		// kept, not inlined
+		"a:hover", "p::before", ".a:focus", "*", "div *",
 	}
 	fuzzDecls = []string{
 		"color: #111", "color: #222 !important", "width: 10px", "height: 0", "width: 50%",
@@ -51,6 +54,12 @@ func fuzzDoc(b []byte) string {
 	var d strings.Builder
 	d.WriteString("<!DOCTYPE html><html><head><title>t</title><style>\n")
 	for range 1 + next(8) {
+		if next(6) == 0 {
+			d.WriteString("@media (max-width: 600px) { ")
+			d.WriteString(fuzzSelectors[next(len(fuzzSelectors))] + " { " + fuzzDecls[next(len(fuzzDecls))] + " } ")
+			d.WriteString("}\n")
+			continue
+		}
 		d.WriteString(fuzzSelectors[next(len(fuzzSelectors))])
 		if next(3) == 0 {
 			d.WriteString(", " + fuzzSelectors[next(len(fuzzSelectors))])
@@ -132,7 +141,7 @@ func FuzzCascadeMatchesPremailer(f *testing.F) {
 
 // FuzzParseSheet feeds the cascade's stylesheet and style-attribute
 // readers any text, as a designer's template in the live preview can: an
-// error or rules, never a panic, and every declaration it keeps has a
+// error or rules, never a panic, and every declaration it inlines has a
 // property and no !important left in its value.
 func FuzzParseSheet(f *testing.F) {
 	for _, seed := range []string{
@@ -148,23 +157,22 @@ func FuzzParseSheet(f *testing.F) {
 	} {
 		f.Add(seed, "color: red; width: 4px")
 	}
-	f.Fuzz(func(t *testing.T, sheet, style string) {
-		order := 0
-		rules, err := parseSheet(sheet, &order)
-		if err != nil {
+	f.Fuzz(func(t *testing.T, text, style string) {
+		var sh sheet
+		if err := sh.parse(text); err != nil {
 			return
 		}
-		ptrs := make([]*cssRule, len(rules))
-		for i := range rules {
-			ptrs[i] = &rules[i]
-			for _, d := range rules[i].decls {
+		ptrs := make([]*cssRule, len(sh.rules))
+		for i := range sh.rules {
+			ptrs[i] = &sh.rules[i]
+			for _, d := range sh.rules[i].decls {
 				if d.prop == "" || strings.HasSuffix(strings.ToLower(d.value), "!important") {
-					t.Fatalf("declaration %+v from %q", d, sheet)
+					t.Fatalf("declaration %+v from %q", d, text)
 				}
 			}
-		}
-		if order != len(rules) {
-			t.Fatalf("%d rules numbered %d", len(rules), order)
+			if sh.rules[i].order != i {
+				t.Fatalf("rule %d numbered %d", i, sh.rules[i].order)
+			}
 		}
 		set, err := styleOf(ptrs, style)
 		if err != nil {

@@ -331,12 +331,15 @@ func learn(s *scanned) (*plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inline CSS: %w", err)
 	}
-	set, consumed, err := cascadeTree(root)
+	set, consumed, keep, err := cascadeTree(root)
 	if err != nil {
 		return nil, err
 	}
+	if keep != "" && s.headEnd < 0 {
+		return nil, errors.New("inline CSS: rules to keep in a <style> block, and no </head> to put it before")
+	}
 	n := len(s.tags)
-	p := &plan{set: make([][]setAttr, n), drop: make([]bool, n), mark: make([]bool, n)}
+	p := &plan{set: make([][]setAttr, n), drop: make([]bool, n), mark: make([]bool, n), head: keep}
 	index := func(node *html.Node) int {
 		v, ok := nodeAttr(node, indexAttr)
 		i, err := strconv.Atoi(v)

@@ -156,6 +156,8 @@ func sameTree(t *testing.T, a, b string) string {
 // with different text and links.
 func TestInlinerSynthetic(t *testing.T) {
 	const css = `<style>
+a:hover, .x { color: #000; }
+@media (max-width: 600px) { .x { padding: 0; } p, .box > .x { margin: 0 !important; width: 1px } }
 p + p { margin-top: 4px; }
 li:first-child { font-weight: bold; }
 .box > .x { width: 120px; color: #111; }
@@ -189,34 +191,40 @@ p.x { padding: 2px; }
 		if i < 2 && (!strings.Contains(got, "a:hover") || !strings.Contains(got, `<style media="print">`)) {
 			t.Errorf("document %d: a block the inliner must leave alone is gone", i)
 		}
+		if i < 2 && !strings.Contains(got, "@media (max-width: 600px){\n.x {\npadding: 0 !important\n}") {
+			t.Errorf("document %d: the rules a style attribute cannot express are not kept", i)
+		}
 	}
 	if n := in.planned(); n != 3 {
 		t.Errorf("%d plans for 3 structures", n)
 	}
 }
 
-// TestInlinerRefuses: a rule a style attribute cannot stand for, in a
-// block to inline, is an error that names it and says where it goes,
-// not a rule silently moved or lost; so is a stylesheet that does not
-// parse.
+// TestInlinerRefuses: an at-rule other than @media in a block to inline
+// (which go-premailer turns into broken CSS) is an error that names it
+// and says where it goes; so is a stylesheet that does not parse, and a
+// rule to keep in a document with no </head> to keep it in.
 func TestInlinerRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		sheet, want string
 		inlinable   bool
 	}{
-		{`a:hover { color: red }`, `"a:hover"`, false},
-		{`p, a:focus { color: red }`, `"a:focus"`, false},
-		{`p::before { content: "x" }`, `"p::before"`, false},
-		{`* { margin: 0 }`, `"*"`, false},
-		{`@media (max-width: 600px) { p { margin: 0 } }`, `@media`, false},
 		{`@import url(x.css);`, `@import`, false},
+		{`@font-face { font-family: X; src: url(x.woff) }`, `@font-face`, false},
+		{`@media print { @page { margin: 0 } }`, `@page`, false},
+		{`@media print { p { margin: 0 }`, `not closed`, true},
 		{`p { color: red`, `not closed`, true},
 		{`p { color red }`, `"p": a declaration is not property: value`, true},
 		{`p { color: red; { x } }`, `nested`, true},
 		{`p[ { color: red }`, `"p["`, true},
 		{`p`, `no block`, true},
+		{``, ``, true}, // a rule to keep, no </head>
 	} {
 		doc := `<html><head><style>` + tc.sheet + `</style></head><body><p>secret-text</p><a>l</a></body></html>`
+		if tc.sheet == "" {
+			doc = `<!DOCTYPE html><style>a:hover { color: red }</style><p>secret-text</p>`
+			tc.want, tc.inlinable = "no </head>", true
+		}
 		var in inliner
 		_, err := in.inline(doc)
 		switch {
