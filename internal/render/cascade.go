@@ -59,11 +59,11 @@ type cssRule struct {
 	decls     []cssDecl
 	important bool
 	spec      cascadia.Specificity
-	order     int
+	order     int // source order among the rules of every sheet read
 }
 
-// before reports whether r comes before o in the cascade (o wins a
-// property they share).
+// before compares r and o in cascade order, for slices.SortFunc: negative
+// when r comes first (and o wins a property they share).
 func (r *cssRule) before(o *cssRule) int {
 	if r.important != o.important {
 		if o.important {
