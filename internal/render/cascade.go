@@ -119,13 +119,9 @@ func (sh *sheet) parse(text string) error {
 			}
 			continue
 		}
-		selector, err := readSelector(l, tt, data)
+		selector, decls, err := readRule(l, tt, data)
 		if err != nil {
 			return fmt.Errorf("inline CSS: %w", err)
-		}
-		decls, err := parseDecls(l, true)
-		if err != nil {
-			return fmt.Errorf("inline CSS: the rule %q: %w", selector, err)
 		}
 		if err := sh.add(selector, decls); err != nil {
 			return err
@@ -133,22 +129,37 @@ func (sh *sheet) parse(text string) error {
 	}
 }
 
-// readSelector reads a rule's selector from its first token up to its
-// block's "{".
-func readSelector(l *css.Lexer, tt css.TokenType, data []byte) (string, error) {
-	var sel strings.Builder
+// readRule reads a rule from its first token: its selector up to "{",
+// then its declarations up to "}".
+func readRule(l *css.Lexer, tt css.TokenType, data []byte) (string, []cssDecl, error) {
+	selector, err := readPrelude(l, tt, data)
+	if err != nil {
+		return "", nil, fmt.Errorf("the rule %q: %w", selector, err)
+	}
+	decls, err := parseDecls(l, true)
+	if err != nil {
+		return "", nil, fmt.Errorf("the rule %q: %w", selector, err)
+	}
+	return selector, decls, nil
+}
+
+// readPrelude reads what comes before a block (a rule's selector, an
+// @media query) from its first token up to the block's "{", whitespace
+// collapsed; on an error, what it read so far.
+func readPrelude(l *css.Lexer, tt css.TokenType, data []byte) (string, error) {
+	var b strings.Builder
 	for tt != css.LeftBraceToken {
 		if tt == css.ErrorToken {
-			return "", fmt.Errorf("the rule %q: %w", collapse(sel.String()), withLexErr("it has no block", l))
+			return collapse(b.String()), withLexErr("it has no block", l)
 		}
 		if tt == css.WhitespaceToken || tt == css.CommentToken {
-			sel.WriteByte(' ')
+			b.WriteByte(' ')
 		} else {
-			sel.Write(data)
+			b.Write(data)
 		}
 		tt, data = l.Next()
 	}
-	return collapse(sel.String()), nil
+	return collapse(b.String()), nil
 }
 
 // add takes one rule: each of its selectors is inlined, or, when a style
@@ -200,40 +211,26 @@ func mergeable(selector string) bool {
 // media keeps an @media block (its query read from l up to its "{"), every
 // declaration in it made !important.
 func (sh *sheet) media(l *css.Lexer) error {
-	var query strings.Builder
-	for {
-		tt, data := l.Next()
-		if tt == css.LeftBraceToken {
-			break
-		}
-		switch tt {
-		case css.ErrorToken:
-			return withLexErr("it has no block", l)
-		case css.WhitespaceToken, css.CommentToken:
-			query.WriteByte(' ')
-		default:
-			query.Write(data)
-		}
+	tt, data := l.Next()
+	query, err := readPrelude(l, tt, data)
+	if err != nil {
+		return err
 	}
 	var inner []string
 	for {
 		tt, data := next(l)
 		switch tt {
 		case css.RightBraceToken:
-			fmt.Fprintf(&sh.keep, "@media %s{\n%s\n}\n", collapse(query.String()), strings.Join(inner, "\n"))
+			fmt.Fprintf(&sh.keep, "@media %s{\n%s\n}\n", query, strings.Join(inner, "\n"))
 			return nil
 		case css.ErrorToken:
 			return withLexErr("the block is not closed", l)
 		case css.AtKeywordToken:
 			return fmt.Errorf("%s inside it %w", data, errNotInlinable)
 		}
-		selector, err := readSelector(l, tt, data)
+		selector, decls, err := readRule(l, tt, data)
 		if err != nil {
 			return err
-		}
-		decls, err := parseDecls(l, true)
-		if err != nil {
-			return fmt.Errorf("the rule %q: %w", selector, err)
 		}
 		inner = append(inner, importantRule(selector, decls))
 	}
@@ -418,16 +415,11 @@ func htmlSize(v string) (string, bool) {
 // the CSS it could not inline, to keep ("" for none).
 func cascadeTree(root *html.Node) (map[*html.Node][]html.Attribute, []*html.Node, string, error) {
 	var sheets []*html.Node
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
+	for n := range root.Descendants() {
 		if n.Type == html.ElementNode && n.Data == "style" && inlined(n) {
 			sheets = append(sheets, n)
 		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
 	}
-	walk(root)
 	var sh sheet
 	for _, s := range sheets {
 		var text bytes.Buffer
@@ -449,30 +441,26 @@ func cascadeTree(root *html.Node) (map[*html.Node][]html.Attribute, []*html.Node
 
 	out := map[*html.Node][]html.Attribute{}
 	var matched []*cssRule
-	var err error
-	var apply func(*html.Node)
-	apply = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			matched = matched[:0]
-			for _, r := range sorted {
-				if r.sel.Match(n) {
-					matched = append(matched, r)
-				}
-			}
-			if len(matched) > 0 {
-				set, e := styleOf(matched, attrVal(n, "style"))
-				if e != nil && err == nil {
-					err = e
-				}
-				out[n] = set
+	for n := range root.Descendants() {
+		if n.Type != html.ElementNode {
+			continue
+		}
+		matched = matched[:0]
+		for _, r := range sorted {
+			if r.sel.Match(n) {
+				matched = append(matched, r)
 			}
 		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			apply(c)
+		if len(matched) == 0 {
+			continue
 		}
+		set, err := styleOf(matched, attrVal(n, "style"))
+		if err != nil {
+			return nil, nil, "", err
+		}
+		out[n] = set
 	}
-	apply(root)
-	return out, sheets, sh.keep.String(), err
+	return out, sheets, sh.keep.String(), nil
 }
 
 // inlined reports whether a <style> element's rules are for inlining.
