@@ -18,7 +18,9 @@
 //     event file, timed from process start to exit, and again under GNU time
 //     for each child's own peak resident set (%M); then the same pairs
 //     with KMSLatency and SESLatency injected into every call by fault
-//     proxies, to the first event handled;
+//     proxies, to the first event handled, and once more with every SES
+//     call answered exactly SESLatency after it arrived (exactProxy: moto's
+//     own time taken out, for explaining the figure, not for the budget);
 //   - the send queue (issue 12): the bootstrap under aws-lambda-rie with
 //     MAILER_SERVICE=true, invoked with SQS events of 10 send requests
 //     against moto (SES v2, DynamoDB) behind fault proxies holding every
@@ -170,6 +172,9 @@ type Report struct {
 	Peer      []procRun // timed Node peer runs
 	InvokeLat []procRun // mailer invoke with KMSLatency and SESLatency injected
 	PeerLat   []procRun // the Node peer likewise
+	// InvokeExact, PeerExact: the same pairs with every SES call answered
+	// exactly SESLatency after it arrived (exactProxy), moto's time taken out
+	InvokeExact, PeerExact []procRun
 	// package initialisation of the Lambda binary: InitBaseline's, this
 	// tree's, and InitFloorPackage's (the libraries alone)
 	InitBefore, InitAfter, InitFloor []InitTrace
@@ -449,6 +454,15 @@ func (r *Report) runProcesses(ctx context.Context, scratch string) error {
 		}
 		r.InvokeLat, r.PeerLat = append(r.InvokeLat, m), append(r.PeerLat, p)
 	}
+	// Once more, with SES answering in exactly SESLatency.
+	for i := 0; i < o.PeerRuns; i++ {
+		m, p, err := pairIn("", st.withExactLatency(st.mailerEnv()), st.withExactLatency(st.peerEnv()))
+		if err != nil {
+			return fmt.Errorf("with SES answering in exactly %v: %w", SESLatency, err)
+		}
+		r.InvokeExact, r.PeerExact = append(r.InvokeExact, m), append(r.PeerExact, p)
+	}
+	r.WantMails -= st.exactSES.Replayed(sendEmailKind) // answered without moto
 	if r.FloorIdentity, r.FloorSend, err = st.sesFloor(ctx, o.PeerRuns); err != nil {
 		return fmt.Errorf("the SES stand-in's floor: %w", err)
 	}

@@ -21,6 +21,9 @@ type ColdStart struct {
 	// Old*: the same for Options.CompareBin, run interleaved with this
 	// tree's binary (old, new, peer, …).
 	OldReady, OldHandled, OldLatHandled, OldLatHandler Series
+	// ExactHandled, OldExactHandled, PeerExact: process start → outcome
+	// line with SES answering in exactly SESLatency (exactProxy).
+	ExactHandled, OldExactHandled, PeerExact Series
 	// CPU, OldCPU: user + system CPU time of each mailer invoke process
 	// (without latency), steadier than wall time on a busy machine.
 	CPU, OldCPU Series
@@ -140,6 +143,28 @@ func RunColdStart(ctx context.Context, o Options) (*ColdStart, error) {
 		}
 		cs.PeerLat, cs.PeerLatHandler = append(cs.PeerLat, msOf(p.Line)), append(cs.PeerLatHandler, handler(p))
 	}
+	for i := 0; i < o.PeerRuns; i++ {
+		if o.CompareBin != "" {
+			m, err := invoke(o.CompareBin, st.withExactLatency(st.mailerEnv()))
+			if err != nil {
+				return cs, err
+			}
+			cs.OldExactHandled = append(cs.OldExactHandled, msOf(m.Line))
+		}
+		m, err := invoke(bin, st.withExactLatency(st.mailerEnv()))
+		if err != nil {
+			return cs, err
+		}
+		cs.ExactHandled = append(cs.ExactHandled, msOf(m.Line))
+		p, err := runProc(ctx, peer, st.withExactLatency(st.peerEnv()), o.Root, "", "", scratch)
+		if err == nil {
+			err = p.sent("the Node peer")
+		}
+		if err != nil {
+			return cs, err
+		}
+		cs.PeerExact = append(cs.PeerExact, msOf(p.Line))
+	}
 	if cs.FloorIdentity, cs.FloorSend, err = st.sesFloor(ctx, o.PeerRuns); err != nil {
 		return cs, err
 	}
@@ -184,6 +209,11 @@ func (cs *ColdStart) Summary() []string {
 		ratio("peer ÷ old, latency", cs.PeerLat, cs.OldLatHandled),
 		ratio("peer ÷ new, latency", cs.PeerLat, cs.LatHandled),
 		ratio("ceiling: peer ÷ (identity floor + send floor)", cs.PeerLat, sumSeries(cs.FloorIdentity, cs.FloorSend)),
+		f("old, SES exactly: process start → first event handled", cs.OldExactHandled),
+		f("new, SES exactly: process start → first event handled", cs.ExactHandled),
+		f("peer, SES exactly: process start → first event handled", cs.PeerExact),
+		ratio("peer ÷ old, SES exactly", cs.PeerExact, cs.OldExactHandled),
+		ratio("peer ÷ new, SES exactly", cs.PeerExact, cs.ExactHandled),
 		f("init "+InitBaseline, ib),
 		f("init this tree", ia),
 		f("init the libraries alone (initfloor)", ifl),

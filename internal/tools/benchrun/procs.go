@@ -38,6 +38,9 @@ type stack struct {
 	// it: round trips nearer a Lambda's to the AWS endpoints of its region
 	// than 127.0.0.1's.
 	slowKMS, slowSES *standin.FaultProxy
+	// exactSES answers every SES call SESLatency after it arrived, moto's
+	// own time included (exactProxy).
+	exactSES *exactProxy
 }
 
 // Latency injected per call by the slow stand-ins.
@@ -76,19 +79,33 @@ func startStack(ctx context.Context, scratch string) (*stack, error) {
 		return nil, err
 	}
 	s.slowSES.Always(&standin.Fault{Kind: standin.Delay, Delay: SESLatency})
+	if s.exactSES, err = startExactProxy(s.moto.URL, SESLatency); err != nil {
+		s.close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // withLatency is env with the KMS and SES endpoints pointed at the slow
 // stand-ins.
 func (s *stack) withLatency(env []string) []string {
+	return withEndpoints(env, s.slowKMS.URL, s.slowSES.URL)
+}
+
+// withExactLatency is env with KMS pointed at the slow stand-in (local-kms
+// answers in well under a millisecond) and SES at exactSES.
+func (s *stack) withExactLatency(env []string) []string {
+	return withEndpoints(env, s.slowKMS.URL, s.exactSES.URL)
+}
+
+func withEndpoints(env []string, kms, ses string) []string {
 	out := make([]string, 0, len(env))
 	for _, kv := range env {
 		switch {
 		case strings.HasPrefix(kv, "AWS_ENDPOINT_URL_KMS="):
-			kv = "AWS_ENDPOINT_URL_KMS=" + s.slowKMS.URL
+			kv = "AWS_ENDPOINT_URL_KMS=" + kms
 		case strings.HasPrefix(kv, "AWS_ENDPOINT_URL_SESV2="):
-			kv = "AWS_ENDPOINT_URL_SESV2=" + s.slowSES.URL
+			kv = "AWS_ENDPOINT_URL_SESV2=" + ses
 		}
 		out = append(out, kv)
 	}
@@ -96,6 +113,9 @@ func (s *stack) withLatency(env []string) []string {
 }
 
 func (s *stack) close() {
+	if s.exactSES != nil {
+		s.exactSES.Close()
+	}
 	for _, p := range []*standin.FaultProxy{s.slowKMS, s.slowSES} {
 		if p != nil {
 			p.Close()
