@@ -234,7 +234,7 @@ func TestReportExplainsMissesByTheirFloors(t *testing.T) {
 		"no mailer that waits for DKIM SUCCESS before its first send can pass 5.79× here",
 		"the rest is 15.0 ms before the handler starts (the Go runtime, package initialisation, the setup) and 3.00 ms of the handler beyond the two calls",
 		// 57 − 2 × 20; 320 ÷ 50
-		"Those two calls cost 17.0 ms more than the 40.0 ms injected",
+		"Those two calls cost 17.0 ms more than the 40.0 ms injected: moto's answer",
 		"With every SES call answered in exactly 20.0 ms, the round trip the budget describes, the peer ÷ mailer ratio is **6.40×**. The budget is held to the ratio through moto above, not to this one.",
 		"| mailer invoke: process start → first event handled, SES answering in exactly 20ms | 50.0 ms |",
 		"With every SES call answered in exactly 20.0 ms (moto's own time taken out), the ratio is 6.40×.",

@@ -584,7 +584,7 @@ func (r *Report) writeLatency(d *strings.Builder) {
 			ms(sumSeries(r.FloorIdentity, r.FloorSend).Median()), c)
 	}
 	if x := r.exactSpeedup(); x > 0 {
-		w("Those two calls cost %s more than the %s injected because moto answers each in a few milliseconds of Python on top of the injection; the peer pays that once (SendEmail), the mailer twice. ",
+		w("Those two calls cost %s more than the %s injected: moto's answer (and, before a SendEmail, the stand-in asking moto whether the sender is verified) comes on top of the injection, and the peer pays it once (SendEmail), the mailer twice. ",
 			ms(max(sumSeries(r.FloorIdentity, r.FloorSend).Median()-2*msOf(SESLatency), 0)), ms(2*msOf(SESLatency)))
 		w("With every SES call answered in exactly %s, the round trip the budget describes, the peer ÷ mailer ratio is **%.2f×**. The budget is held to the ratio through moto above, not to this one.\n\n", ms(msOf(SESLatency)), x)
 	}
