@@ -102,36 +102,36 @@ func Checks(m render.Message, code string, eml []byte) []Check {
 	// Images.
 	p = nil
 	imgs := 0
-	walk(doc, func(n *html.Node) {
+	for n := range doc.Descendants() {
 		if n.Type != html.ElementNode || n.Data != "img" {
-			return
+			continue
 		}
 		imgs++
 		if alt, ok := attr(n, "alt"); !ok || strings.TrimSpace(alt) == "" {
 			src, _ := attr(n, "src")
 			p = append(p, fmt.Sprintf("image %d (%s) has no alt text", imgs, redact(src)))
 		}
-	})
+	}
 	add(CheckImageAlt, p, fmt.Sprintf("%d images", imgs))
 
 	// Remote content: anything a client would fetch on opening the mail
 	// (tracking pixels, remote images, fonts, stylesheets, scripts).
 	p = nil
-	walk(doc, func(n *html.Node) {
+	for n := range doc.Descendants() {
 		if n.Type != html.ElementNode {
-			return
+			continue
 		}
 		switch n.Data {
 		case "script", "link", "iframe", "object", "embed", "video", "audio":
 			p = append(p, "<"+n.Data+"> element")
-			return
+			continue
 		}
 		for _, a := range []string{"src", "background", "srcset", "poster"} {
 			if v, ok := attr(n, a); ok && !strings.HasPrefix(v, "cid:") {
 				p = append(p, fmt.Sprintf("<%s %s> loads %s", n.Data, a, redact(v)))
 			}
 		}
-	})
+	}
 	if m := remoteCSS.FindString(htmlPart); m != "" {
 		p = append(p, "CSS loads a resource ("+m+")")
 	}
@@ -149,9 +149,9 @@ func Checks(m render.Message, code string, eml []byte) []Check {
 			break
 		}
 	}
-	walk(doc, func(n *html.Node) {
+	for n := range doc.Descendants() {
 		if n.Type != html.ElementNode {
-			return
+			continue
 		}
 		class, _ := attr(n, "class")
 		mustShow := n.Data == "a" || n.Data == "h1" || n.Data == "title"
@@ -161,7 +161,7 @@ func Checks(m render.Message, code string, eml []byte) []Check {
 		if mustShow && strings.TrimSpace(textOf(n)) == "" {
 			p = append(p, fmt.Sprintf("empty <%s class=%q>", n.Data, class))
 		}
-	})
+	}
 	for i, line := range strings.Split(text, "\n") {
 		if emptyLabel.MatchString(line) {
 			p = append(p, fmt.Sprintf("text line %d is a label with no value", i+1))
@@ -255,7 +255,7 @@ type link struct{ where, url string }
 // comments).
 func hrefs(doc *html.Node, raw string) []link {
 	var out []link
-	walk(doc, func(n *html.Node) {
+	for n := range doc.Descendants() {
 		switch n.Type {
 		case html.ElementNode:
 			if v, ok := attr(n, "href"); ok {
@@ -266,7 +266,7 @@ func hrefs(doc *html.Node, raw string) []link {
 				out = append(out, link{where: "Outlook (VML) link", url: html.UnescapeString(m[1])})
 			}
 		}
-	})
+	}
 	return out
 }
 
@@ -303,13 +303,6 @@ func redact(raw string) string {
 	return u.Scheme + "://" + u.Host + u.Path
 }
 
-func walk(n *html.Node, f func(*html.Node)) {
-	f(n)
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		walk(c, f)
-	}
-}
-
 func attr(n *html.Node, key string) (string, bool) {
 	for _, a := range n.Attr {
 		if a.Key == key {
@@ -321,11 +314,11 @@ func attr(n *html.Node, key string) (string, bool) {
 
 func textOf(n *html.Node) string {
 	var b strings.Builder
-	walk(n, func(c *html.Node) {
+	for c := range n.Descendants() {
 		if c.Type == html.TextNode {
 			b.WriteString(c.Data)
 		}
-	})
+	}
 	return b.String()
 }
 
@@ -370,13 +363,14 @@ func visibleText(doc *html.Node) string {
 
 // preheader is the text of the hidden preheader element.
 func preheader(doc *html.Node) string {
-	var out string
-	walk(doc, func(n *html.Node) {
-		if c, _ := attr(n, "class"); n.Type == html.ElementNode && c == "preheader" && out == "" {
-			out = textOf(n)
+	for n := range doc.Descendants() {
+		if c, _ := attr(n, "class"); n.Type == html.ElementNode && c == "preheader" {
+			if t := textOf(n); t != "" {
+				return t
+			}
 		}
-	})
-	return out
+	}
+	return ""
 }
 
 // KB formats a size in bytes for people: "14.2 KB".
