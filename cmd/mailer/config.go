@@ -160,6 +160,9 @@ const envDoc = `Environment:
   MAILER_SERVICE_BATCH_PARALLEL messages of one SQS batch sent at once (1 to 10, default 10)
   AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_SESV2 and the other AWS SDK
                                variables configure the AWS clients as usual.
+  GOGC                         the Go garbage collector's target, as in any Go program. Unset, the Lambda
+                               (and "mailer invoke") run with 400 until the first event is handled, then
+                               with Go's default 100; set, it holds from the start
 `
 
 // envReader reads variables and collects every problem.

@@ -154,13 +154,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // runLambda serves the trigger, or the SES events queue, through the Lambda
 // Runtime API (see server.handle).
 func runLambda(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	restoreGC := coldGC(getenv)
 	logger := newLogger(stdout, getenv)
 	srv, err := newServer(ctx, getenv, logger, stdout)
 	if err != nil {
 		logger.Error("mailer cannot start", "error", err.Error())
 		return err
 	}
-	lambda.StartWithOptions(srv.handle, lambda.WithContext(ctx))
+	lambda.StartWithOptions(func(ctx context.Context, event json.RawMessage) (any, error) {
+		defer restoreGC()
+		return srv.handle(ctx, event)
+	}, lambda.WithContext(ctx))
 	return nil
 }
 
@@ -191,6 +195,9 @@ func runInvoke(ctx context.Context, args []string, getenv func(string) string, s
 		fs.Usage()
 		return &exitError{Code: exitUsage, Err: errors.New("invoke needs --event FILE and nothing else")}
 	}
+	// One event, as a cold Lambda's first: the same garbage collector
+	// target (coldGC).
+	defer coldGC(getenv)()
 	var r io.Reader = stdin
 	if *eventPath != "-" {
 		f, err := os.Open(*eventPath)

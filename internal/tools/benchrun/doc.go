@@ -84,6 +84,8 @@ func (r *Report) Markdown() string {
 		row(&d, "**mailer invoke: process start → first event handled**", series(r.Invoke, func(p procRun) float64 { return msOf(p.Line) }), "until its JSON outcome line (`sent`) reached the harness through the stdout pipe")
 		row(&d, "mailer invoke: process start → exit", series(r.Invoke, func(p procRun) float64 { return msOf(p.Wall) }), "until the process was reaped")
 		row(&d, "mailer invoke: the handler alone", series(r.Invoke, func(p procRun) float64 { return outcomeMS(p, "duration_ms") }), "the outcome's own `duration_ms` (a cold process: first KMS and SES connections, the DKIM check)")
+		row(&d, "mailer invoke: CPU time of the process", series(r.Invoke, func(p procRun) float64 { return msOf(p.CPU) }),
+			"user + system time (rusage) of the whole cold process, start to exit; a Lambda of 256 MB has a fraction of a vCPU, so there this is nearer the wall time. The cold start runs with the garbage collector's target raised until the first event is handled (cmd/mailer coldgc.go)")
 	}
 	if len(r.Help) > 0 {
 		row(&d, "mailer help: process start → exit", series(r.Help, func(p procRun) float64 { return msOf(p.Wall) }), "the same binary doing nothing but print its usage: the Go runtime, package initialisation and exit, without the setup")
