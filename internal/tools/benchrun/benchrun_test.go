@@ -186,6 +186,7 @@ func TestReportMarkdown(t *testing.T) {
 		"| 20/s | 1 | 20/s | 0 | **20.00/s** | 0.0% | 50.0 ms | 50.0 ms |",
 		"| **mails per second**, one instance invoked back to back | **91** | 16.4 |",
 		"| SES SendEmail | 1.00 | 20.0 ms | 3.00 ms | 1.00 ms |",
+		"| peak memory of the first batch, a cold start's (untimed) | 36.0 MiB | 33.0 MiB |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the doc lacks %q", want)
@@ -257,6 +258,8 @@ func sqsResult() *SQSResult {
 		Calls:          map[string]float64{"SES SendEmail": 1, "DynamoDB PutItem": 1},
 		OverConcurrent: map[string]float64{"SES SendEmail": 3, "DynamoDB PutItem": 2},
 		OverSerial:     map[string]float64{"SES SendEmail": 1, "DynamoDB PutItem": 0.5}}
+	s.FirstConcurrent = []sqsBatch{{PeakKiB: 36 << 10}}
+	s.FirstSerial = []sqsBatch{{PeakKiB: 33 << 10}}
 	for i := 0; i < 3; i++ {
 		s.Concurrent = append(s.Concurrent, sqsBatch{RoundTripMS: 110, Report: LambdaReport{BilledMS: 100}, PeakKiB: 30 << 10})
 		s.Serial = append(s.Serial, sqsBatch{RoundTripMS: 610, Report: LambdaReport{BilledMS: 600}, PeakKiB: 25 << 10})

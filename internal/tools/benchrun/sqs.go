@@ -106,6 +106,11 @@ type SQSResult struct {
 	// PutItem and UpdateItem answered by the harness after the injected
 	// latency instead of by moto.
 	CannedConcurrent, CannedSerial []sqsBatch
+	// FirstConcurrent, FirstSerial: the untimed first batch of each RIE,
+	// the one its bootstrap's cold start handles (its VmHWM counts the
+	// process's start too, and the raised garbage-collector target of a
+	// cold start: cmd/mailer coldgc.go).
+	FirstConcurrent, FirstSerial []sqsBatch
 	Pace                           []paceRun
 	// Calls are the AWS calls each mail made, by operation ("SES
 	// SendEmail", "DynamoDB PutItem"), counted at the stand-ins over the
@@ -713,11 +718,12 @@ func (r *Report) runSQS(ctx context.Context, scratch string) error {
 		}
 		return nil
 	}
-	// One untimed pair: the cold starts, the DKIM check and GetAccount.
-	if err := one(conc, "warm-up", nil); err != nil {
+	// One untimed pair: the cold starts, the DKIM check and GetAccount
+	// (kept for their peak memory only).
+	if err := one(conc, "warm-up", &res.FirstConcurrent); err != nil {
 		return err
 	}
-	if err := one(ser, "warm-up", nil); err != nil {
+	if err := one(ser, "warm-up", &res.FirstSerial); err != nil {
 		return err
 	}
 	for i := 0; i < o.SQS.Pairs; i++ {

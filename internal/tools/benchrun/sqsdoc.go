@@ -150,6 +150,10 @@ func (r *Report) writeSQS(d *strings.Builder) {
 	slo, shi := pks.Range()
 	w("| **peak memory of a batch**, median (min – max) | **%.1f MiB** (%.1f – %.1f) | %.1f MiB (%.1f – %.1f) | the bootstrap's `VmHWM` (/proc/PID/status) read after the invocation, reset (`echo 5 > /proc/PID/clear_refs`) just before it; RIE's `Max Memory Used` is only the configured memory size |\n",
 		pk.Median(), plo, phi, pks.Median(), slo, shi)
+	if fc, fs := kibSeries(peaks(s.FirstConcurrent)), kibSeries(peaks(s.FirstSerial)); len(fc) > 0 && len(fs) > 0 {
+		w("| peak memory of the first batch, a cold start's (untimed) | %.1f MiB | %.1f MiB | the bootstrap's `VmHWM` after its first invocation: the process's start and setup included, with the garbage collector's target raised until that batch is handled (cmd/mailer coldgc.go) |\n",
+			fc.Median(), fs.Median())
+	}
 	w("\n")
 
 	if len(s.Calls) > 0 {
