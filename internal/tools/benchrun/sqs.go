@@ -111,7 +111,7 @@ type SQSResult struct {
 	// process's start too, and the raised garbage-collector target of a
 	// cold start: cmd/mailer coldgc.go).
 	FirstConcurrent, FirstSerial []sqsBatch
-	Pace                           []paceRun
+	Pace                         []paceRun
 	// Calls are the AWS calls each mail made, by operation ("SES
 	// SendEmail", "DynamoDB PutItem"), counted at the stand-ins over the
 	// timed batches (both settings), per mail.
