@@ -82,6 +82,13 @@ func RunColdStart(ctx context.Context, o Options) (*ColdStart, error) {
 		}
 		return m, err
 	}
+	runPeer := func(env []string) (procRun, error) {
+		p, err := runProc(ctx, peer, env, o.Root, "", "", scratch)
+		if err == nil {
+			err = p.sent("the Node peer")
+		}
+		return p, err
+	}
 	handler := func(p procRun) float64 {
 		v, _ := p.Outcome["duration_ms"].(float64)
 		return v
@@ -134,10 +141,7 @@ func RunColdStart(ctx context.Context, o Options) (*ColdStart, error) {
 				}
 			}
 		}
-		p, err := runProc(ctx, peer, st.withLatency(st.peerEnv()), o.Root, "", "", scratch)
-		if err == nil {
-			err = p.sent("the Node peer")
-		}
+		p, err := runPeer(st.withLatency(st.peerEnv()))
 		if err != nil {
 			return cs, err
 		}
@@ -156,10 +160,7 @@ func RunColdStart(ctx context.Context, o Options) (*ColdStart, error) {
 			return cs, err
 		}
 		cs.ExactHandled = append(cs.ExactHandled, msOf(m.Line))
-		p, err := runProc(ctx, peer, st.withExactLatency(st.peerEnv()), o.Root, "", "", scratch)
-		if err == nil {
-			err = p.sent("the Node peer")
-		}
+		p, err := runPeer(st.withExactLatency(st.peerEnv()))
 		if err != nil {
 			return cs, err
 		}
